@@ -1,0 +1,210 @@
+"""The `llm-exporter` command: run the exporter, check a config, probe an engine, generate artifacts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from exporter import __version__
+from exporter.config import (
+    DEFAULT_LISTEN_ADDRESS,
+    ENGINE_TYPES,
+    Config,
+    ConfigError,
+    from_flags,
+    load_file,
+    metrics_url,
+    parse_duration,
+)
+from exporter.daemon import Daemon
+from exporter.parse import ParseError
+from exporter.scrape import ScrapeError
+from exporter.server import serve
+
+log = logging.getLogger("llm_exporter")
+
+_DESCRIPTION = """\
+Prometheus exporter for LLM inference engines (vLLM, SGLang, TGI, llama.cpp, Triton/TensorRT-LLM, Dynamo)
+and their NVIDIA GPUs. It polls each engine's /metrics on a timer, maps it onto one schema and serves the
+result on its own /metrics.
+
+subcommands (run `llm-exporter SUBCOMMAND --help`):
+  check-config   validate a config file and print every problem with file, line and field
+  probe URL      fetch an engine once and show what maps onto the schema
+  generate       write dashboards, rules and docs from the schema
+
+examples:
+  llm-exporter --target http://127.0.0.1:8000          # sidecar next to one vLLM
+  llm-exporter --config.file exporter.yml              # several targets, per-target settings
+"""
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-exporter", description=_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config.file", dest="config_file", metavar="PATH",
+                        help="YAML config (targets, defaults, gpu); see CONFIGURATION.md")
+    parser.add_argument("--target", action="append", default=[], metavar="URL",
+                        help="engine to poll, e.g. http://127.0.0.1:8000 (/metrics is appended); repeatable")
+    parser.add_argument("--engine.type", dest="engine_type", choices=ENGINE_TYPES, default="auto",
+                        help="engine of the --target URLs (default: detected from the metrics)")
+    parser.add_argument("--model", default="", help="model name for engines whose metrics and API lack one")
+    parser.add_argument("--scrape.interval", dest="interval", type=_duration, metavar="DURATION",
+                        help="poll interval for --target URLs (default 5s)")
+    parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
+                        metavar="ADDRESS", help=f"where /metrics is served (default {DEFAULT_LISTEN_ADDRESS})")
+    parser.add_argument("--gpu", choices=("auto", "true", "false"), default=None,
+                        help="NVML GPU collector (default auto: on where a driver is found)")
+    parser.add_argument("--log.level", dest="log_level", default="info",
+                        choices=("debug", "info", "warn", "error"), help="log verbosity (default info)")
+    parser.add_argument("--version", action="version", version=f"llm-exporter {__version__}")
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), stream=sys.stderr,
+                        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
+    # Their INFO lines (each job run, each HTTP request) would drown ours at the default level.
+    for noisy in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_file(args.config_file) if args.config_file else Config()
+    flag_targets = from_flags(args.target, args.interval, args.engine_type, args.model)
+    config = Config(targets=config.targets + flag_targets, gpu=config.gpu, source=config.source)
+    if args.gpu is not None:
+        config = Config(targets=config.targets, gpu=type(config.gpu)(args.gpu, config.gpu.interval),
+                        source=config.source)
+    return config
+
+
+def _gpu_factory(config: Config):  # noqa: ANN202 - returns a collector factory or None
+    if config.gpu.enabled == "false":
+        return None
+    try:
+        from exporter.gpu import GpuCollector
+    except ImportError as error:
+        log.warning("GPU collector unavailable: %s", error)
+        return None
+    return lambda interval: GpuCollector(interval_s=interval)
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the exporter until SIGINT/SIGTERM."""
+    args = _run_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        config = _config(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if not config.targets:
+        log.warning("no targets: pass --target URL or a --config.file with targets (serving self-metrics only)")
+    daemon = Daemon(config, _gpu_factory(config))
+    try:
+        server = serve(daemon, args.listen_address)
+    except (OSError, ValueError) as error:
+        print(f"llm-exporter: cannot listen on {args.listen_address}: {error}", file=sys.stderr)
+        return 2
+    daemon.start()
+    # shutdown() waits for serve_forever() to return, so it must not run on the thread that serves.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    log.info("listening on %s (version %s)", args.listen_address, __version__)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop()
+        server.server_close()
+    return 0
+
+
+def check_config(argv: Sequence[str]) -> int:
+    """Validate a config file; exit 1 with one line per problem."""
+    parser = argparse.ArgumentParser(prog="llm-exporter check-config",
+                                     description="Validate a config file and print every problem at once.")
+    parser.add_argument("path", help="the YAML config file")
+    args = parser.parse_args(argv)
+    try:
+        config = load_file(args.path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{args.path}: OK, {len(config.targets)} target(s)")
+    for target in config.targets:
+        print(f"  {target.name}: {target.url} engine_type={target.engine_type} every {target.interval:g}s "
+              f"(timeout {target.timeout:g}s)")
+    return 0
+
+
+def probe(argv: Sequence[str]) -> int:
+    """Fetch one engine once and print what maps onto the schema."""
+    from exporter.probe import report
+
+    parser = argparse.ArgumentParser(prog="llm-exporter probe",
+                                     description="Fetch an engine's /metrics once and show the detected engine, "
+                                                 "each mapped family with its values, what stays unmapped, and "
+                                                 "the timing.")
+    parser.add_argument("url", help="engine URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--engine.type", dest="engine_type", choices=ENGINE_TYPES, default="auto")
+    parser.add_argument("--model", default="")
+    parser.add_argument("--timeout", type=_duration, default=10.0, help="fetch timeout (default 10s)")
+    args = parser.parse_args(argv)
+    try:
+        url = metrics_url(args.url)
+    except ValueError as error:
+        print(f"llm-exporter probe: {error}", file=sys.stderr)
+        return 2
+    with httpx.Client() as client:
+        try:
+            print(report(client, url, args.engine_type, args.model, args.timeout))
+        except (ScrapeError, ParseError) as error:
+            print(f"llm-exporter probe: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def generate(argv: Sequence[str]) -> int:
+    """Write the generated artifacts (dashboards, alerts, docs) from the schema."""
+    from exporter.generate import GENERATORS
+
+    parser = argparse.ArgumentParser(prog="llm-exporter generate",
+                                     description="Write artifacts generated from exporter/schema.py.")
+    parser.add_argument("what", choices=(*GENERATORS, "all"))
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's)")
+    args = parser.parse_args(argv)
+    names = list(GENERATORS) if args.what == "all" else [args.what]
+    for name in names:
+        started = time.monotonic()
+        default_dir, write = GENERATORS[name]
+        paths = write(args.out or default_dir)
+        print(f"generate {name}: wrote {len(paths)} file(s) in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+_SUBCOMMANDS = {"check-config": check_config, "probe": probe, "generate": generate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _SUBCOMMANDS:
+        return _SUBCOMMANDS[argv[0]](argv[1:])
+    return run(argv)

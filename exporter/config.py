@@ -1,0 +1,258 @@
+"""Configuration: a strict YAML file and command-line targets, validated into frozen dataclasses.
+
+Every problem is reported at once, one line each, naming file, line and field:
+`exporter.yml:12: targets[0].timeout: must be a duration like "5s"`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ENGINE_TYPES = ("auto", "vllm", "sglang", "tgi", "llamacpp", "triton", "trtllm", "dynamo")
+HISTOGRAM_MODES = ("canonical", "native")
+DEFAULT_LISTEN_ADDRESS = ":10117"
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_SIZE = re.compile(r"^([0-9]+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
+_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One engine endpoint to poll."""
+
+    url: str  # the full /metrics URL
+    name: str = ""
+    engine_type: str = "auto"
+    model: str = ""  # used when neither the metrics nor the engine's API name the model
+    interval: float = 5.0
+    timeout: float = 4.0
+    max_response_bytes: int = 16 << 20
+    histogram_buckets: str = "canonical"
+    bearer_token_file: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host:port of the target, where its API endpoints live."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class GpuConfig:
+    """The NVML collector: auto enables it where a driver is found."""
+
+    enabled: str = "auto"  # auto | true | false
+    interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    targets: tuple[TargetConfig, ...] = ()
+    gpu: GpuConfig = field(default_factory=GpuConfig)
+    source: str = "<flags>"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration like "500ms", "5s", "1m"; ValueError otherwise."""
+    match = _DURATION.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f'must be a duration like "5s", got {text!r}')
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _parse_size(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f'must be a size like "16MiB", got {text!r}')
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def metrics_url(url: str) -> str:
+    """The /metrics URL for what a user typed: a bare host:port or base URL gets /metrics appended."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    return url if parts.path not in ("", "/") else f"{parts.scheme}://{parts.netloc}/metrics"
+
+
+def default_name(url: str) -> str:
+    """A target's default name: the host:port of its URL."""
+    return urlsplit(url).netloc
+
+
+class _Reader:
+    """Walks a composed YAML tree, collecting problems with their lines instead of stopping at the first."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.found: list[tuple[int, str]] = []
+
+    def problem(self, node: yaml.Node, path: str, message: str) -> None:
+        line = node.start_mark.line + 1
+        self.found.append((line, f"{self.source}:{line}: {path}: {message}"))
+
+    @property
+    def problems(self) -> list[str]:
+        """Problems in file order."""
+        return [message for _, message in sorted(self.found, key=lambda item: item[0])]
+
+    def mapping(self, node: yaml.Node, path: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, "must be a mapping")
+            return {}
+        out: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name not in allowed:
+                self.problem(key, f"{path}.{name}" if path else name,
+                             f"unknown field (allowed: {', '.join(allowed)})")
+            elif name in out:
+                self.problem(key, f"{path}.{name}" if path else name, "appears twice")
+            else:
+                out[name] = value
+        return out
+
+    def scalar(self, node: yaml.Node, path: str, convert: Any, default: Any) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, path, "must be a single value")
+            return default
+        try:
+            return convert(str(node.value))
+        except ValueError as error:
+            self.problem(node, path, str(error))
+            return default
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def convert(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {text!r}")
+        return text
+    return convert
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+_TARGET_FIELDS: dict[str, Any] = {
+    "url": metrics_url,
+    "name": _nonempty,
+    "engine_type": _choice(ENGINE_TYPES),
+    "model": _nonempty,
+    "interval": parse_duration,
+    "timeout": parse_duration,
+    "max_response_bytes": _parse_size,
+    "histogram_buckets": _choice(HISTOGRAM_MODES),
+    "bearer_token_file": _nonempty,
+}
+_DEFAULT_FIELDS = ("engine_type", "interval", "timeout", "max_response_bytes", "histogram_buckets")
+
+
+def _target(reader: _Reader, node: yaml.Node, path: str, defaults: dict[str, Any]) -> TargetConfig | None:
+    fields = reader.mapping(node, path, tuple(_TARGET_FIELDS))
+    values = dict(defaults)
+    for name, value_node in fields.items():
+        values[name] = reader.scalar(value_node, f"{path}.{name}", _TARGET_FIELDS[name], None)
+    if "url" not in fields:
+        reader.problem(node, f"{path}.url", "is required")
+        return None
+    if any(value is None for value in values.values()):
+        return None
+    target = TargetConfig(**values)
+    if target.timeout > target.interval:
+        reader.problem(fields.get("timeout", node), f"{path}.timeout", "must not exceed the interval")
+    return replace(target, name=target.name or default_name(target.url))
+
+
+def load(text: str, source: str) -> Config:
+    """A Config from YAML text; source names the file in every problem."""
+    reader = _Reader(source)
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark else "1"
+        raise ConfigError([f"{source}:{line}: not valid YAML: {getattr(error, 'problem', error)}"]) from None
+    if root is None:
+        return Config(source=source)
+    top = reader.mapping(root, "", ("defaults", "targets", "gpu"))
+    defaults: dict[str, Any] = {}
+    if "defaults" in top:
+        for name, value_node in reader.mapping(top["defaults"], "defaults", _DEFAULT_FIELDS).items():
+            defaults[name] = reader.scalar(value_node, f"defaults.{name}", _TARGET_FIELDS[name], None)
+        defaults = {k: v for k, v in defaults.items() if v is not None}
+    targets: list[TargetConfig] = []
+    if "targets" in top:
+        node = top["targets"]
+        if not isinstance(node, yaml.SequenceNode):
+            reader.problem(node, "targets", "must be a list")
+        else:
+            for index, item in enumerate(node.value):
+                target = _target(reader, item, f"targets[{index}]", defaults)
+                if target is not None:
+                    targets.append(target)
+    gpu = GpuConfig()
+    if "gpu" in top:
+        fields = reader.mapping(top["gpu"], "gpu", ("enabled", "interval"))
+        if "enabled" in fields:
+            enabled = reader.scalar(fields["enabled"], "gpu.enabled", _choice(("auto", "true", "false")), "auto")
+            gpu = replace(gpu, enabled=enabled)
+        if "interval" in fields:
+            gpu = replace(gpu, interval=reader.scalar(fields["interval"], "gpu.interval", parse_duration, 5.0))
+    names = [t.name for t in targets]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            reader.problem(top["targets"].value[index], f"targets[{index}].name", f"{name!r} is used twice")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Config(targets=tuple(targets), gpu=gpu, source=source)
+
+
+def load_file(path: str) -> Config:
+    """A Config from a YAML file; an unreadable file is a ConfigError too."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot read: {error}"]) from None
+    return load(text, path)
+
+
+def from_flags(urls: list[str], interval: float | None, engine_type: str, model: str) -> tuple[TargetConfig, ...]:
+    """Targets for the zero-config sidecar: one per --target URL."""
+    problems, targets = [], []
+    for url in urls:
+        try:
+            full = metrics_url(url)
+        except ValueError as error:
+            problems.append(f"--target: {error}")
+            continue
+        target = TargetConfig(url=full, name=default_name(full), engine_type=engine_type, model=model)
+        if interval is not None:
+            target = replace(target, interval=interval, timeout=min(target.timeout, interval * 0.8))
+        targets.append(target)
+    if problems:
+        raise ConfigError(problems)
+    return tuple(targets)

@@ -1,0 +1,120 @@
+"""The running exporter: a scheduler job per target (and one for GPUs), and the text /metrics serves."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from exporter import __version__, schema
+from exporter.config import Config
+from exporter.family import Family, Sample
+from exporter.render import render
+from exporter.target import Target
+
+log = logging.getLogger("llm_exporter")
+
+
+class Collector(Protocol):
+    """What the daemon needs of a background collector such as the GPU one."""
+
+    @property
+    def up(self) -> bool: ...
+
+    def poll(self) -> None: ...
+
+    def families(self) -> list[Family]: ...
+
+    def close(self) -> None: ...
+
+
+def _gauge(name: str, samples: list[Sample]) -> Family:
+    spec = schema.spec(name)
+    return Family(name, spec.type, spec.help, samples)
+
+
+class Daemon:
+    """Owns the targets, their schedule and the optional GPU collector."""
+
+    def __init__(self, config: Config, gpu_factory: Callable[[float], Collector] | None = None):
+        self.config = config
+        self.client = httpx.Client(follow_redirects=False)
+        self.targets = [Target(target, self.client) for target in config.targets]
+        self.config_reload_ok = True
+        self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
+        # One worker per job, so a hung engine (or a wedged NVML call) never delays another target.
+        workers = len(self.targets) + (1 if self.gpu else 0) or 1
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(workers)},
+                                             job_defaults={"coalesce": True, "max_instances": 1,
+                                                           "misfire_grace_time": None})
+
+    def start(self) -> None:
+        """Start polling now and then at each target's interval."""
+        for target in self.targets:
+            self.scheduler.add_job(target.poll, "interval", seconds=target.config.interval,
+                                   id=f"target:{target.config.name}", next_run_time=datetime.now(UTC))
+        if self.gpu is not None:
+            self.scheduler.add_job(self.gpu.poll, "interval", seconds=self.config.gpu.interval,
+                                   id="gpu", next_run_time=datetime.now(UTC))
+        self.scheduler.start()
+        log.info("polling %d target(s): %s", len(self.targets),
+                 ", ".join(f"{t.config.name} every {t.config.interval:g}s" for t in self.targets) or "none")
+
+    def stop(self) -> None:
+        """Stop polling and release connections."""
+        self.scheduler.shutdown(wait=False)
+        if self.gpu is not None:
+            self.gpu.close()
+        self.client.close()
+
+    @property
+    def ready(self) -> bool:
+        """True once every target has been polled at least once."""
+        return all(target.snapshot.polled for target in self.targets)
+
+    def families(self) -> list[Family]:
+        """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
+        engine: dict[str, Family] = {}
+        for target in self.targets:
+            for family in target.snapshot.families:
+                merged = engine.setdefault(family.name, Family(family.name, family.type, family.help))
+                merged.samples.extend(family.samples)
+        ordered = [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
+        gpu = list(self.gpu.families()) if self.gpu is not None else []
+        return ordered + gpu + self._self_families()
+
+    def _self_families(self) -> list[Family]:
+        snaps = [(t.config.name, t.snapshot) for t in self.targets]
+        families = [
+            _gauge("llm_exporter_target_up", [Sample("llm_exporter_target_up",
+                   {"target": name, "engine_type": s.engine_type}, float(s.up)) for name, s in snaps]),
+            _gauge("llm_exporter_scrape_duration_seconds", [Sample("llm_exporter_scrape_duration_seconds",
+                   {"target": name}, s.duration) for name, s in snaps if s.polled]),
+            _gauge("llm_exporter_last_success_timestamp_seconds", [Sample(
+                "llm_exporter_last_success_timestamp_seconds", {"target": name}, s.last_success)
+                for name, s in snaps if s.last_success]),
+            _gauge("llm_exporter_scrape_errors_total", [Sample("llm_exporter_scrape_errors_total",
+                   {"target": t.config.name, "error": kind}, float(count))
+                   for t in self.targets for kind, count in sorted(t.errors.items())]),
+            _gauge("llm_exporter_unmapped_families", [Sample("llm_exporter_unmapped_families",
+                   {"target": name}, float(len(s.unmapped))) for name, s in snaps if s.up]),
+            _gauge("llm_exporter_build_info", [Sample("llm_exporter_build_info",
+                   {"version": __version__, "python_version": platform.python_version()}, 1.0)]),
+            _gauge("llm_exporter_config_last_reload_successful", [Sample(
+                "llm_exporter_config_last_reload_successful", {}, float(self.config_reload_ok))]),
+        ]
+        if self.gpu is not None:
+            families.append(_gauge("llm_exporter_collector_up", [Sample(
+                "llm_exporter_collector_up", {"collector": "gpu"}, float(self.gpu.up))]))
+        return families
+
+    def render(self) -> str:
+        """The /metrics body."""
+        return render(self.families())
+

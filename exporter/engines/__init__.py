@@ -1,0 +1,6 @@
+"""Engine tables, one module per engine_type; ENGINES lists them in detection order."""
+
+from exporter.engines import sglang, tgi, vllm
+from exporter.table import Engine
+
+ENGINES: dict[str, Engine] = {module.ENGINE.engine_type: module.ENGINE for module in (vllm, sglang, tgi)}

@@ -1,0 +1,62 @@
+"""vLLM: V1 engine names (0.8 → 0.33) and the older V0 / renamed names, read from the vLLM wheels (engines.md §1).
+
+Counters are written without `_total`; the `engine` label is the data-parallel rank.
+"""
+
+from exporter.table import Engine, InfoEndpoint, Row
+
+ENGINE = Engine(
+    engine_type="vllm",
+    prefixes=("vllm:", "vllm_", "ray_vllm:", "ray_vllm_", "kserve_vllm:", "kserve_vllm_"),
+    labels=(("model_name", "model"), ("engine", "dp_rank"), ("finished_reason", "finish_reason")),
+    rows=(
+        Row("num_requests_waiting", "llm_requests_waiting"),
+        Row("num_requests_running", "llm_requests_running"),
+        Row("kv_cache_usage_perc", "llm_kv_cache_usage_ratio", note="0-1 despite the name; ≥ 0.9.2"),
+        Row("gpu_cache_usage_perc", "llm_kv_cache_usage_ratio", fallback=True, note="≤ 0.11; V0"),
+        Row("cache_config_info", "llm_kv_cache_capacity_tokens", value_from_labels=("num_gpu_blocks", "block_size")),
+        Row("prefix_cache_hits", "llm_prefix_cache_hits_tokens_total", note="≥ 0.9.2"),
+        Row("gpu_prefix_cache_hits", "llm_prefix_cache_hits_tokens_total", fallback=True,
+            note="0.7.3-0.11; counted blocks, not tokens, before 0.9"),
+        Row("prefix_cache_queries", "llm_prefix_cache_queries_tokens_total", note="≥ 0.9.2"),
+        Row("gpu_prefix_cache_queries", "llm_prefix_cache_queries_tokens_total", fallback=True,
+            note="0.7.3-0.11; counted blocks, not tokens, before 0.9"),
+        Row("gpu_prefix_cache_hit_rate", "llm_prefix_cache_hit_ratio", note="V0 gauge, ≤ 0.9.0"),
+        Row("num_preemptions", "llm_preemptions_total"),
+        Row("prompt_tokens", "llm_prompt_tokens_total"),
+        Row("generation_tokens", "llm_generation_tokens_total"),
+        Row("request_success", "llm_requests_finished_total", note="stop, length, abort (+error ≥ 0.13, repetition)"),
+        Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),
+        Row("request_time_per_output_token_seconds", "gen_ai_server_time_per_output_token_seconds",
+            note="per-request TPOT, ≥ 0.11"),
+        Row("inter_token_latency_seconds", "llm_inter_token_latency_seconds", note="≥ 0.10.2"),
+        Row("time_per_output_token_seconds", "llm_inter_token_latency_seconds", fallback=True,
+            note="per-token despite the name; gone in 0.15"),
+        Row("e2e_request_latency_seconds", "gen_ai_server_request_duration_seconds"),
+        Row("request_queue_time_seconds", "llm_request_queue_time_seconds"),
+        Row("time_in_queue_requests", "llm_request_queue_time_seconds", fallback=True, note="V0, ≤ 0.9.0"),
+        Row("request_prefill_time_seconds", "llm_request_prefill_time_seconds"),
+        Row("request_decode_time_seconds", "llm_request_decode_time_seconds"),
+        Row("request_prompt_tokens", "llm_request_prompt_tokens"),
+        Row("request_generation_tokens", "llm_request_generation_tokens"),
+    ),
+    ignored=(
+        "num_requests_waiting_by_reason",  # its sum is num_requests_waiting
+        "num_requests_swapped", "cpu_cache_usage_perc", "cpu_prefix_cache_hit_rate",  # V0 swap, gone
+        "prompt_tokens_by_source", "prompt_tokens_cached", "prompt_tokens_cached_by_source",  # = prefix-cache hits
+        "external_prefix_cache_hits", "external_prefix_cache_queries", "mm_cache_hits", "mm_cache_queries",
+        "request_inference_time_seconds", "request_max_num_generation_tokens", "request_params_max_tokens",
+        "request_params_n", "request_prefill_kv_computed_tokens", "request_num_preemptions",
+        "iteration_tokens_total", "engine_sleep_state", "admission_rejections", "corrupted_requests",
+        "estimated_flops_per_gpu", "estimated_read_bytes_per_gpu", "estimated_write_bytes_per_gpu",
+        "avg_prompt_throughput_toks_per_s", "avg_generation_throughput_toks_per_s", "tokens",
+        "model_forward_time_milliseconds", "model_execute_time_milliseconds",
+        "spec_decode_*", "kv_block_*", "lora_requests_info", "num_requests_kv_fetch_by_stage", "watermark_requests",
+        "nixl_*", "kv_offload_*", "simple_kv_offload_*", "mooncake_store_*", "hf3fs_*", "hisparse_*", "diffusion_*",
+        "sleep_mode_*", "rl_weight_update_*", "websocket_*", "tool_call_parser_invocations",
+    ),
+    info=(
+        InfoEndpoint("/v1/models", (("model", "data.0.id"),)),
+        InfoEndpoint("/version", (("version", "version"),)),
+    ),
+)

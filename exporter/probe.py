@@ -1,0 +1,39 @@
+"""`llm-exporter probe`: one fetch of an engine, explained."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from exporter.config import TargetConfig, default_name
+from exporter.render import format_value
+from exporter.target import Target
+
+
+def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout: float) -> str:
+    """A human-readable account of one fetch: engine, mapped families with values, unmapped families, timing."""
+    config = TargetConfig(url=url, name=default_name(url), engine_type=engine_type, model=model,
+                          interval=max(timeout, 1.0), timeout=timeout, max_response_bytes=64 << 20)
+    started = time.monotonic()
+    engine, result, families = Target(config, client).scrape_once()
+    elapsed = time.monotonic() - started
+    lines = [f"target:   {url}", f"engine:   {engine.engine_type if engine else 'unknown'}",
+             f"families: {len(families)} in the scrape", f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)"]
+    if engine is None or result is None:
+        lines.append("\nno engine table knows these families; all are unmapped:")
+        lines += [f"  {family.name}" for family in families]
+        return "\n".join(lines)
+    lines.append(f"\nmapped: {len(result.mapped)} engine families -> {len(result.families)} unified families")
+    for family in result.families:
+        lines.append(f"  {family.name} ({family.type})")
+        shown = [s for s in family.samples if not s.name.endswith("_bucket")]
+        for sample in shown[:8]:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items() if k not in ("engine_type", "target"))
+            lines.append(f"      {sample.name}{{{labels}}} {format_value(sample.value)}")
+        if len(shown) > 8:
+            lines.append(f"      … {len(shown) - 8} more")
+    lines.append(f"\nunmapped engine families ({len(result.unmapped)}):")
+    lines += [f"  {name}" for name in result.unmapped] or ["  (none)"]
+    lines.append(f"deliberately ignored: {len(result.ignored)}")
+    return "\n".join(lines)

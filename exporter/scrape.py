@@ -1,0 +1,75 @@
+"""Fetch one target's /metrics and identity endpoints over HTTP, with a deadline and a size cap."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+
+class ScrapeError(Exception):
+    """A fetch that must not be re-exported; kind is a short label value (timeout, http_status, …)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int,
+                  headers: dict[str, str] | None = None) -> str:
+    """The body of url as text; raises ScrapeError for anything a scraper should not trust."""
+    deadline = time.monotonic() + timeout
+    try:
+        with client.stream("GET", url, timeout=timeout, headers=headers) as response:
+            if response.status_code != 200:
+                raise ScrapeError("http_status", f"HTTP {response.status_code} from {url}")
+            content_type = response.headers.get("content-type", "")
+            if "html" in content_type:
+                raise ScrapeError("not_metrics", f"{url} answered {content_type!r}, not metrics text")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ScrapeError("too_large", f"{url} sent more than {max_bytes} bytes (the size cap)")
+                if time.monotonic() > deadline:
+                    raise ScrapeError("timeout", f"{url} did not finish within {timeout:g}s")
+                chunks.append(chunk)
+    except httpx.TimeoutException:
+        raise ScrapeError("timeout", f"{url} did not answer within {timeout:g}s") from None
+    except httpx.ConnectError as error:
+        raise ScrapeError("connection", f"cannot connect to {url}: {error}") from None
+    except httpx.HTTPError as error:
+        raise ScrapeError("http", f"{url}: {type(error).__name__}: {error}") from None
+    body = b"".join(chunks)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScrapeError("encoding", f"{url} sent invalid UTF-8 at byte {error.start}") from None
+
+
+def _dig(document: Any, path: str) -> Any:
+    for key in path.split("."):
+        if isinstance(document, list) and key.isdigit() and int(key) < len(document):
+            document = document[int(key)]
+        elif isinstance(document, dict) and key in document:
+            document = document[key]
+        else:
+            return None
+    return document
+
+
+def fetch_identity(client: httpx.Client, url: str, fields: tuple[tuple[str, str], ...],
+                   timeout: float) -> dict[str, str]:
+    """Identity values (model, version) read from a JSON endpoint; empty when it is absent or unreadable."""
+    try:
+        response = client.get(url, timeout=timeout)
+        if response.status_code != 200 or len(response.content) > 1_000_000:
+            return {}
+        document = json.loads(response.content)
+    except (httpx.HTTPError, ValueError):
+        return {}
+    found = {key: _dig(document, path) for key, path in fields}
+    return {key: str(value) for key, value in found.items() if isinstance(value, (str, int, float)) and value != ""}

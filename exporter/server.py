@@ -1,0 +1,82 @@
+"""The HTTP face of the exporter: landing page, /metrics, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from exporter import __version__
+from exporter.daemon import Daemon
+from exporter.render import CONTENT_TYPE
+
+log = logging.getLogger("llm_exporter.http")
+
+_LANDING = """<!doctype html><html><head><title>llm-exporter</title></head><body>
+<h1>llm-exporter {version}</h1>
+<p>One Prometheus schema for LLM inference engines and their GPUs.</p>
+<ul><li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>
+<li><a href="/-/ready">/-/ready</a></li></ul>
+<h2>Targets</h2><table border="1"><tr><th>name</th><th>url</th><th>engine</th><th>up</th><th>last error</th></tr>
+{rows}</table></body></html>
+"""
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def make_handler(daemon: Daemon) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to one daemon."""
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = f"llm-exporter/{__version__}"
+
+        def _send(self, status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, daemon.render(), CONTENT_TYPE)
+            elif path == "/-/healthy":
+                self._send(200, "Healthy\n")
+            elif path == "/-/ready":
+                ready = daemon.ready
+                self._send(200 if ready else 503, "Ready\n" if ready else "Not ready: targets not yet polled\n")
+            elif path == "/":
+                rows = "".join(
+                    f"<tr><td>{_escape(t.config.name)}</td><td>{_escape(t.config.url)}</td>"
+                    f"<td>{t.snapshot.engine_type}</td><td>{int(t.snapshot.up)}</td>"
+                    f"<td>{_escape(t.snapshot.error)}</td></tr>" for t in daemon.targets)
+                self._send(200, _LANDING.format(version=__version__, rows=rows), "text/html; charset=utf-8")
+            else:
+                self._send(404, "Not found\n")
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+            log.debug("%s %s", self.address_string(), format % args)
+
+    return Handler
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """(host, port) from ":10117", "127.0.0.1:10117" or "[::1]:10117"; ValueError otherwise."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'--web.listen-address must look like ":10117" or "127.0.0.1:10117", got {address!r}')
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def serve(daemon: Daemon, address: str) -> ThreadingHTTPServer:
+    """An HTTP server for the daemon, bound and ready for serve_forever()."""
+    host, port = parse_listen_address(address)
+    server = ThreadingHTTPServer((host, port), make_handler(daemon))
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,57 @@
+"""The shape of an engine table: the data every adapter in exporter/engines/ fills in.
+
+A table says which families an engine has and which unified family each becomes; the normalizer holds all
+the logic that applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Row:
+    """One engine family mapped onto one unified family."""
+
+    source: str  # engine family name without prefix; counters without "_total" (the normalizer adds it back)
+    unified: str  # a family name of exporter/schema.py
+    take: str = "family"  # family | sum (a histogram's _sum as a counter) | count (its _count)
+    scale: float = 1.0  # multiply values (and histogram bounds) into the unified unit
+    match: tuple[tuple[str, str], ...] = ()  # keep only source series with these label values
+    labels: tuple[tuple[str, str], ...] = ()  # constant labels added to every output series
+    value_from_labels: tuple[str, ...] = ()  # value = product of these labels (capacity from an info metric)
+    aggregate: str = "sum"  # how series that collapse once engine-only labels are dropped combine: sum | max
+    fallback: bool = False  # an older name: used only when no earlier row produced the unified family
+    note: str = ""  # versions and semantics, for people reading the table
+
+
+@dataclass(frozen=True)
+class InfoEndpoint:
+    """An engine API path read once per target for identity the metrics lack (model, version)."""
+
+    path: str
+    fields: tuple[tuple[str, str], ...]  # (identity key, dotted JSON path), e.g. ("model", "data.0.id")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything llm-exporter knows about one engine's /metrics."""
+
+    engine_type: str
+    prefixes: tuple[str, ...]  # longest first is not required: the normalizer tries the longest match
+    rows: tuple[Row, ...]
+    labels: tuple[tuple[str, str], ...] = ()  # engine label -> unified label (e.g. model_name -> model)
+    keep_only: tuple[tuple[str, str], ...] = ()  # drop series whose label has another value (absent is kept)
+    ignored: tuple[str, ...] = ()  # families deliberately unmapped; a trailing * matches a name prefix
+    replicas: tuple[str, ...] = ()  # labels of ranks reporting the same numbers: only the lowest rank is kept
+    model_scope: str = ""  # a source family; when present, other families keep only the models it names
+    info: tuple[InfoEndpoint, ...] = ()
+    notes: str = ""
+    sources: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", frozenset(row.source for row in self.rows))
+
+    def is_ignored(self, source: str) -> bool:
+        """True if the table lists the family as deliberately unmapped."""
+        return any(source == name or (name.endswith("*") and source.startswith(name[:-1])) for name in self.ignored)

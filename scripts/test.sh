@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: install what the tests need, then run every test (live engines included).
+# Heavy installs (Debian packages, engine venvs) are cached under $LLM_EXPORTER_CACHE for the rest of the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+step() { echo "[test.sh +$((SECONDS - started))s] $*"; }
+
+step "installing llm-exporter with its test extras"
+python3 -m pip install -q -e '.[test]'
+if [ -x scripts/install-test-deps.sh ]; then
+  step "installing test dependencies (Prometheus, Alertmanager, engines)"
+  scripts/install-test-deps.sh
+elif ! command -v promtool >/dev/null; then
+  step "installing Debian's prometheus (promtool)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null
+fi
+step "ruff"
+python3 -m ruff check exporter tests scripts bench
+step "pytest"
+python3 -m pytest "$@"
+step "done"
