@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from exporter import __version__
+from exporter import __version__, webconfig
 from exporter.config import (
     DEFAULT_LISTEN_ADDRESS,
     ENGINE_TYPES,
@@ -68,6 +69,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="poll interval for --target URLs (default 5s)")
     parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
                         metavar="ADDRESS", help=f"where /metrics is served (default {DEFAULT_LISTEN_ADDRESS})")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
+                        help="TLS and basic auth, in the Prometheus exporter-toolkit format")
     parser.add_argument("--gpu", choices=("auto", "true", "false"), default=None,
                         help="NVML GPU collector (default auto: on where a driver is found)")
     parser.add_argument("--log.level", dest="log_level", default="info",
@@ -105,6 +108,27 @@ def _gpu_factory(config: Config):  # noqa: ANN202 - returns a collector factory 
     return lambda interval: GpuCollector(interval_s=interval)
 
 
+def _reloader(args: argparse.Namespace, daemon: Daemon):  # noqa: ANN202 - a Reload
+    """Re-read config file and flags; a bad config is rejected with its problems and the last good one runs on."""
+    lock = threading.Lock()
+
+    def reload() -> list[str]:
+        with lock:
+            try:
+                config = _config(args)
+            except ConfigError as error:
+                daemon.config_reload_ok = False
+                for problem in error.problems:
+                    log.error("reload rejected: %s", problem)
+                return error.problems
+            daemon.apply(config)
+            daemon.config_reload_ok = True
+            log.info("config reloaded: %d target(s)", len(config.targets))
+            return []
+
+    return reload
+
+
 def run(argv: Sequence[str]) -> int:
     """Run the exporter until SIGINT/SIGTERM."""
     args = _run_parser().parse_args(argv)
@@ -116,15 +140,22 @@ def run(argv: Sequence[str]) -> int:
         return 2
     if not config.targets:
         log.warning("no targets: pass --target URL or a --config.file with targets (serving self-metrics only)")
-    daemon = Daemon(config, _gpu_factory(config))
     try:
-        server = serve(daemon, args.listen_address)
-    except (OSError, ValueError) as error:
+        web = webconfig.load_file(args.web_config_file) if args.web_config_file else None
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    daemon = Daemon(config, _gpu_factory(config))
+    reload = _reloader(args, daemon)
+    try:
+        server = serve(daemon, args.listen_address, web, reload)
+    except (OSError, ValueError, ssl.SSLError) as error:
         print(f"llm-exporter: cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 2
     daemon.start()
     # shutdown() waits for serve_forever() to return, so it must not run on the thread that serves.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     log.info("listening on %s (version %s)", args.listen_address, __version__)
     try:
         server.serve_forever()

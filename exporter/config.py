@@ -99,7 +99,7 @@ def default_name(url: str) -> str:
     return urlsplit(url).netloc
 
 
-class _Reader:
+class YamlReader:
     """Walks a composed YAML tree, collecting problems with their lines instead of stopping at the first."""
 
     def __init__(self, source: str):
@@ -170,7 +170,7 @@ _TARGET_FIELDS: dict[str, Any] = {
 _DEFAULT_FIELDS = ("engine_type", "interval", "timeout", "max_response_bytes", "histogram_buckets")
 
 
-def _target(reader: _Reader, node: yaml.Node, path: str, defaults: dict[str, Any]) -> TargetConfig | None:
+def _target(reader: YamlReader, node: yaml.Node, path: str, defaults: dict[str, Any]) -> TargetConfig | None:
     fields = reader.mapping(node, path, tuple(_TARGET_FIELDS))
     values = dict(defaults)
     for name, value_node in fields.items():
@@ -188,7 +188,7 @@ def _target(reader: _Reader, node: yaml.Node, path: str, defaults: dict[str, Any
 
 def load(text: str, source: str) -> Config:
     """A Config from YAML text; source names the file in every problem."""
-    reader = _Reader(source)
+    reader = YamlReader(source)
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -48,23 +49,38 @@ class Daemon:
         self.targets = [Target(target, self.client) for target in config.targets]
         self.config_reload_ok = True
         self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
-        # One worker per job, so a hung engine (or a wedged NVML call) never delays another target.
-        workers = len(self.targets) + (1 if self.gpu else 0) or 1
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(workers)},
+        # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
+        # delays another target; the cap only bounds a config with very many targets.
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(64)},
                                              job_defaults={"coalesce": True, "max_instances": 1,
                                                            "misfire_grace_time": None})
 
-    def start(self) -> None:
-        """Start polling now and then at each target's interval."""
+    def _schedule_targets(self) -> None:
         for target in self.targets:
             self.scheduler.add_job(target.poll, "interval", seconds=target.config.interval,
                                    id=f"target:{target.config.name}", next_run_time=datetime.now(UTC))
+
+    def start(self) -> None:
+        """Start polling now and then at each target's interval."""
+        self._schedule_targets()
         if self.gpu is not None:
             self.scheduler.add_job(self.gpu.poll, "interval", seconds=self.config.gpu.interval,
                                    id="gpu", next_run_time=datetime.now(UTC))
         self.scheduler.start()
         log.info("polling %d target(s): %s", len(self.targets),
                  ", ".join(f"{t.config.name} every {t.config.interval:g}s" for t in self.targets) or "none")
+
+    def apply(self, config: Config) -> None:
+        """Switch to a new target set: unchanged targets keep their state, the others start afresh."""
+        kept = {target.config: target for target in self.targets}
+        targets = [kept.get(target) or Target(target, self.client) for target in config.targets]
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("target:"):
+                job.remove()
+        self.targets = targets
+        self.config = replace(self.config, targets=config.targets)
+        if self.scheduler.running:
+            self._schedule_targets()
 
     def stop(self) -> None:
         """Stop polling and release connections."""

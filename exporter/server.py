@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from exporter import __version__
 from exporter.daemon import Daemon
 from exporter.render import CONTENT_TYPE
+from exporter.webconfig import BasicAuth, WebConfig, ssl_context
+
+Reload = Callable[[], list[str]]  # returns the new config's problems; empty when it was applied
 
 log = logging.getLogger("llm_exporter.http")
 
@@ -25,11 +29,21 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def make_handler(daemon: Daemon) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to one daemon."""
+def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to one daemon, its basic-auth users and its reload action."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = f"llm-exporter/{__version__}"
+
+        def _authorized(self) -> bool:
+            if not auth.enabled or auth.check(self.headers.get("Authorization")):
+                return True
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="llm-exporter"')
+            self.send_header("Content-Length", "13")
+            self.end_headers()
+            self.wfile.write(b"Unauthorized\n")
+            return False
 
         def _send(self, status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
             data = body.encode("utf-8")
@@ -40,7 +54,18 @@ def make_handler(daemon: Daemon) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(data)
 
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            if not self._authorized():
+                return
+            if self.path.split("?", 1)[0] != "/-/reload" or reload is None:
+                self._send(404, "Not found\n")
+                return
+            problems = reload()
+            self._send(500 if problems else 200, "\n".join(problems) + "\n" if problems else "Reloaded\n")
+
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if not self._authorized():
+                return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, daemon.render(), CONTENT_TYPE)
@@ -74,9 +99,29 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def serve(daemon: Daemon, address: str) -> ThreadingHTTPServer:
-    """An HTTP server for the daemon, bound and ready for serve_forever()."""
+class _TlsServer(ThreadingHTTPServer):
+    """Hands each accepted socket to its own thread before the TLS handshake, so a slow client cannot block accept."""
+
+    def finish_request(self, request, client_address) -> None:  # noqa: ANN001 - the stdlib's signature
+        request.do_handshake()
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - the stdlib's signature
+        # A failed handshake (wrong CA, plain HTTP to a TLS port) is the client's problem: one debug line, no trace.
+        log.debug("TLS connection from %s failed", client_address[0])
+
+
+def serve(daemon: Daemon, address: str, web: WebConfig | None = None,
+          reload: Reload | None = None) -> ThreadingHTTPServer:
+    """An HTTP(S) server for the daemon, bound and ready for serve_forever()."""
+    web = web or WebConfig()
     host, port = parse_listen_address(address)
-    server = ThreadingHTTPServer((host, port), make_handler(daemon))
+    handler = make_handler(daemon, BasicAuth(web.users), reload)
+    if web.tls is None:
+        server = ThreadingHTTPServer((host, port), handler)
+    else:
+        server = _TlsServer((host, port), handler)
+        server.socket = ssl_context(web.tls).wrap_socket(server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
     server.daemon_threads = True
     return server

@@ -1,0 +1,158 @@
+"""`--web.config.file`: TLS and basic auth in the Prometheus exporter-toolkit schema.
+
+Supported: tls_server_config (cert_file, key_file, client_auth_type, client_ca_file, min_version,
+max_version) and basic_auth_users (bcrypt hashes). Problems are reported like config problems.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import ssl
+import threading
+from dataclasses import dataclass
+
+import bcrypt
+import yaml
+
+from exporter.config import ConfigError, YamlReader
+
+CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
+                     "RequireAndVerifyClientCert")
+TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS12": ssl.TLSVersion.TLSv1_2,
+                "TLS13": ssl.TLSVersion.TLSv1_3}
+_TLS_FIELDS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """The server side of TLS."""
+
+    cert_file: str
+    key_file: str
+    client_auth_type: str = "NoClientCert"
+    client_ca_file: str = ""
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """TLS (None = plain HTTP) and the basic-auth users with their bcrypt hashes."""
+
+    tls: TlsConfig | None = None
+    users: tuple[tuple[str, str], ...] = ()
+
+
+def load(text: str, source: str) -> WebConfig:
+    """A WebConfig from YAML text; raises ConfigError listing every problem."""
+    reader = YamlReader(source)
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ConfigError([f"{source}:{mark.line + 1 if mark else 1}: not valid YAML"]) from None
+    if root is None:
+        return WebConfig()
+    top = reader.mapping(root, "", ("tls_server_config", "basic_auth_users", "http_server_config"))
+    tls = None
+    if "tls_server_config" in top:
+        fields = reader.mapping(top["tls_server_config"], "tls_server_config", _TLS_FIELDS)
+        values = {name: reader.scalar(node, f"tls_server_config.{name}", str, "") for name, node in fields.items()}
+        for name in ("cert_file", "key_file"):
+            if not values.get(name):
+                reader.problem(top["tls_server_config"], f"tls_server_config.{name}", "is required")
+            elif not os.path.isfile(values[name]):
+                reader.problem(fields[name], f"tls_server_config.{name}", f"no such file {values[name]!r}")
+        auth = values.get("client_auth_type", "NoClientCert")
+        if auth not in CLIENT_AUTH_TYPES:
+            reader.problem(fields["client_auth_type"], "tls_server_config.client_auth_type",
+                           f"must be one of {', '.join(CLIENT_AUTH_TYPES)}")
+        if auth.startswith(("Verify", "RequireAndVerify")) and not values.get("client_ca_file"):
+            reader.problem(top["tls_server_config"], "tls_server_config.client_ca_file",
+                           f"is required with client_auth_type {auth}")
+        for name in ("min_version", "max_version"):
+            if name in values and values[name] not in TLS_VERSIONS:
+                reader.problem(fields[name], f"tls_server_config.{name}", f"must be one of {', '.join(TLS_VERSIONS)}")
+        if not reader.problems:
+            tls = TlsConfig(**values)
+    users: list[tuple[str, str]] = []
+    if "basic_auth_users" in top:
+        node = top["basic_auth_users"]
+        for name, hashed_node in reader.mapping(node, "basic_auth_users", tuple(_keys(node))).items():
+            hashed = reader.scalar(hashed_node, f"basic_auth_users.{name}", str, "")
+            if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+                # Never echo the value: it may be a password pasted by mistake.
+                reader.problem(hashed_node, f"basic_auth_users.{name}", "must be a bcrypt hash ($2y$…)")
+            else:
+                users.append((name, hashed))
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return WebConfig(tls=tls, users=tuple(users))
+
+
+def _keys(node: yaml.Node) -> list[str]:
+    return [str(key.value) for key, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+
+
+def load_file(path: str) -> WebConfig:
+    """A WebConfig from a file; an unreadable file is a ConfigError too."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return load(handle.read(), path)
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from None
+
+
+def ssl_context(tls: TlsConfig) -> ssl.SSLContext:
+    """A server SSLContext for the TLS settings."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = TLS_VERSIONS[tls.min_version]
+    context.maximum_version = TLS_VERSIONS[tls.max_version]
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file:
+        context.load_verify_locations(tls.client_ca_file)
+    context.verify_mode = {
+        "NoClientCert": ssl.CERT_NONE, "RequestClientCert": ssl.CERT_OPTIONAL,
+        "RequireAnyClientCert": ssl.CERT_REQUIRED, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }[tls.client_auth_type]
+    return context
+
+
+class BasicAuth:
+    """Checks Authorization headers against bcrypt hashes; remembers verified credentials (bcrypt is slow)."""
+
+    def __init__(self, users: tuple[tuple[str, str], ...]):
+        self.users = dict(users)
+        self._verified: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one user is configured."""
+        return bool(self.users)
+
+    def check(self, header: str | None) -> bool:
+        """True if the header carries a configured user's password."""
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        hashed = self.users.get(user)
+        if hashed is None:
+            return False
+        # Cache key: a keyed digest of the credentials, so no password is kept in memory in clear.
+        key = hmac.new(hashed.encode(), password.encode(), hashlib.sha256).digest()
+        with self._lock:
+            if key in self._verified:
+                return True
+        if not bcrypt.checkpw(password.encode(), hashed.encode()):
+            return False
+        with self._lock:
+            self._verified.add(key)
+        return True
