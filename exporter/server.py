@@ -99,7 +99,14 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-class _TlsServer(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """The stdlib server with a listen backlog that holds a burst of concurrent scrapers (the default is 5)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class _TlsServer(_Server):
     """Hands each accepted socket to its own thread before the TLS handshake, so a slow client cannot block accept."""
 
     def finish_request(self, request, client_address) -> None:  # noqa: ANN001 - the stdlib's signature
@@ -118,10 +125,9 @@ def serve(daemon: Daemon, address: str, web: WebConfig | None = None,
     host, port = parse_listen_address(address)
     handler = make_handler(daemon, BasicAuth(web.users), reload)
     if web.tls is None:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = _Server((host, port), handler)
     else:
         server = _TlsServer((host, port), handler)
         server.socket = ssl_context(web.tls).wrap_socket(server.socket, server_side=True,
                                                          do_handshake_on_connect=False)
-    server.daemon_threads = True
     return server
