@@ -44,6 +44,7 @@ class Target:
         self.identity: dict[str, str] = {}
         self._engine: Engine | None = ENGINES.get(config.engine_type)
         self._normalizer: Normalizer | None = None
+        self._detected: Engine | None = None
 
     def _headers(self) -> dict[str, str] | None:
         if not self.config.bearer_token_file:
@@ -74,7 +75,9 @@ class Target:
         text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes,
                              headers)
         families = parse(text)
-        engine = self._engine or detect(families, ENGINES.values())
+        # A restarting engine (or SGLang before its first request) shows few families: keep the last detection.
+        engine = self._engine or detect(families, ENGINES.values()) or self._detected
+        self._detected = engine
         if engine is None:
             return None, None, families
         return engine, self._normalizer_for(engine).normalize(families), families

@@ -108,3 +108,22 @@ def test_ready_only_after_every_target_was_polled():
         assert not daemon.ready
         daemon.targets[1].poll()
         assert daemon.ready
+
+
+def test_engine_restart_resets_pass_through_unharmed():
+    before = VLLM
+    after = VLLM.replace(b"vllm:prompt_tokens_total{engine=\"0\",model_name=\"tiny\"} 3197.0",
+                         b"vllm:prompt_tokens_total{engine=\"0\",model_name=\"tiny\"} 12.0")
+    assert after != before
+    with EngineStub(respond(before)) as stub:
+        daemon = _daemon(stub.url)
+        daemon.targets[0].poll()
+        series = 'llm_prompt_tokens_total{engine_type="vllm",model="tiny",target="t0",dp_rank="0"}'
+        assert f"{series} 3197" in daemon.render()
+        stub.behaviour = respond(b"")  # the restarting engine answers an empty body before its metrics exist
+        daemon.targets[0].poll()
+        assert 'llm_exporter_target_up{target="t0",engine_type="vllm"} 1' in daemon.render()
+        stub.behaviour = respond(after)
+        daemon.targets[0].poll()
+    # The counter went down: passed through as is, so Prometheus's rate() sees a reset, not a negative rate.
+    assert f"{series} 12" in daemon.render()
