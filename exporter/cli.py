@@ -100,12 +100,10 @@ def _config(args: argparse.Namespace) -> Config:
 def _gpu_factory(config: Config):  # noqa: ANN202 - returns a collector factory or None
     if config.gpu.enabled == "false":
         return None
-    try:
-        from exporter.gpu import GpuCollector
-    except ImportError as error:
-        log.warning("GPU collector unavailable: %s", error)
-        return None
-    return lambda interval: GpuCollector(interval_s=interval)
+    from exporter.gpu import GpuCollector
+    from exporter.gpu.pids import engine_pids
+
+    return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids)
 
 
 def _reloader(args: argparse.Namespace, daemon: Daemon):  # noqa: ANN202 - a Reload

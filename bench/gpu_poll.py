@@ -1,0 +1,299 @@
+"""Benchmark the GPU collector on real GPUs and write the live exposition fixture.
+
+Measures, interleaved so drift hits both sides alike, the collector's poll time per GPU against the bare NVML
+calls for the same values (target ratio <= 1.3; with a per-call breakdown of the bare poll), and against
+`nvidia-smi --query-gpu` for comparable fields (expect >= 4x faster); the RSS of a process running the collector
+(target <= 60 MB); and, under a short load, the exposition written as <gpu>-live.prom.
+Usage: python3 bench/gpu_poll.py --out DIR [--fake]  (--fake: against the test fake, to check the script itself)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.gpu_load import gpu_load  # noqa: E402
+from exporter.family import Family  # noqa: E402
+from exporter.gpu import GpuCollector  # noqa: E402
+from exporter.gpu.device import FIELD_ROWS  # noqa: E402
+from exporter.gpu.gpm import GPM_METRICS  # noqa: E402
+from exporter.render import render  # noqa: E402
+
+SMI_FIELDS = ("index,uuid,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,memory.reserved,"
+              "power.draw,power.limit,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,clocks.max.sm,"
+              "clocks.max.mem,clocks_event_reasons.active,ecc.errors.corrected.volatile.total,"
+              "ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,"
+              "ecc.errors.uncorrected.aggregate.total,remapped_rows.correctable,remapped_rows.uncorrectable")
+RSS_PROGRAM = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+def rss_mb():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith(("VmRSS", "VmHWM")))
+    return int(status["VmRSS"].split()[0]) // 1024, int(status["VmHWM"].split()[0]) // 1024
+stages = {{"python": rss_mb()}}
+{imports}
+from exporter.gpu import GpuCollector
+from exporter.render import render
+import pynvml
+stages["imports"] = rss_mb()
+pynvml.nvmlInit()
+handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+stages["nvml_init_and_handles"] = rss_mb()
+collector = GpuCollector(interval_s=0.2)
+collector.poll()
+stages["first_poll"] = rss_mb()
+for _ in range(20):
+    time.sleep(0.2)
+    collector.poll()
+    render(collector.families())
+stages["after_20_polls_and_renders"] = rss_mb()
+print(json.dumps({{"rss_hwm_mb_by_stage": stages, "collector_up": collector.up}}))
+collector.close()
+pynvml.nvmlShutdown()
+"""
+
+
+class BarePoller:
+    """The same NVML calls the collector makes per GPU per poll, with nothing around them."""
+
+    def __init__(self, nvml: ModuleType, interval_s: float) -> None:
+        self.nvml = nvml
+        nvml.nvmlInit()
+        self.handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+        self.since = [int((time.time() - interval_s) * 1e6)] * len(self.handles)
+        all_ids = [(getattr(nvml, row.field), row.scope) for row in FIELD_ROWS]
+        self.field_ids = []
+        self.gpm: list[list[Any] | None] = []
+        for handle in self.handles:
+            answers = nvml.nvmlDeviceGetFieldValues(handle, all_ids)
+            self.field_ids.append([all_ids[i] for i in range(len(all_ids)) if answers[i].nvmlReturn == 0])
+            supported = nvml.nvmlGpmQueryDeviceSupport(handle).isSupportedDevice
+            self.gpm.append([nvml.nvmlGpmSampleAlloc(), nvml.nvmlGpmSampleAlloc()] if supported else None)
+            if supported:
+                nvml.nvmlGpmSampleGet(handle, self.gpm[-1][0])
+
+    def poll(self, timings: dict[str, list[float]] | None = None) -> None:
+        """One poll of every GPU; with `timings`, each call's duration is recorded under its name."""
+        nvml = self.nvml
+
+        def call(name: str, *args: Any) -> Any:
+            if timings is None:
+                return getattr(nvml, name)(*args)
+            start = time.perf_counter()
+            try:
+                return getattr(nvml, name)(*args)
+            finally:
+                timings.setdefault(name, []).append(time.perf_counter() - start)
+
+        for index, handle in enumerate(self.handles):
+            try:
+                _, samples = call("nvmlDeviceGetSamples", handle, nvml.NVML_GPU_UTILIZATION_SAMPLES, self.since[index])
+                self.since[index] = max(s.timeStamp for s in samples)
+            except nvml.NVMLError:
+                pass
+            call("nvmlDeviceGetUtilizationRates", handle)
+            call("nvmlDeviceGetMemoryInfo", handle, nvml.nvmlMemory_v2)
+            call("nvmlDeviceGetPowerUsage", handle)
+            call("nvmlDeviceGetEnforcedPowerLimit", handle)
+            call("nvmlDeviceGetTemperatureV", handle, nvml.NVML_TEMPERATURE_GPU)
+            call("nvmlDeviceGetClockInfo", handle, nvml.NVML_CLOCK_SM)
+            call("nvmlDeviceGetClockInfo", handle, nvml.NVML_CLOCK_MEM)
+            call("nvmlDeviceGetCurrentClocksEventReasons", handle)
+            call("nvmlDeviceGetFieldValues", handle, self.field_ids[index])
+            call("nvmlDeviceGetRemappedRows", handle)
+            call("nvmlDeviceGetComputeRunningProcesses", handle)
+            samples = self.gpm[index]
+            if samples is not None:
+                call("nvmlGpmSampleGet", handle, samples[1])
+                request = nvml.c_nvmlGpmMetricsGet_t()
+                request.version = nvml.NVML_GPM_METRICS_GET_VERSION
+                request.numMetrics = len(GPM_METRICS)
+                request.sample1, request.sample2 = samples
+                for slot, (metric, _) in enumerate(GPM_METRICS):
+                    request.metrics[slot].metricId = getattr(nvml, metric)
+                call("nvmlGpmMetricsGet", request)
+                samples.reverse()
+
+    def close(self) -> None:
+        """Free GPM samples and drop this poller's NVML reference."""
+        for samples in self.gpm:
+            for sample in samples or ():
+                self.nvml.nvmlGpmSampleFree(sample)
+        self.nvml.nvmlShutdown()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p90/max in milliseconds."""
+    ordered = sorted(values)
+    return {"p50_ms": round(statistics.median(ordered) * 1e3, 3),
+            "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1e3, 3),
+            "max_ms": round(ordered[-1] * 1e3, 3), "n": len(ordered)}
+
+
+def time_polls(collector: GpuCollector, bare: BarePoller, polls: int, gap_s: float) -> tuple[list[float], list[float]]:
+    """Alternate collector and bare polls, gap_s apart so each finds fresh utilization samples."""
+    ours, theirs = [], []
+    for _ in range(polls):
+        time.sleep(gap_s)
+        start = time.perf_counter()
+        collector.poll()
+        ours.append(time.perf_counter() - start)
+        time.sleep(gap_s)
+        start = time.perf_counter()
+        bare.poll()
+        theirs.append(time.perf_counter() - start)
+    return ours, theirs
+
+
+def time_smi(runs: int) -> dict[str, Any]:
+    """nvidia-smi --query-gpu for the fields the collector exports (fewer if this driver lacks some)."""
+    if shutil.which("nvidia-smi") is None:
+        return {"skipped": "no nvidia-smi"}
+    fields = SMI_FIELDS
+    probe = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        fields = "index,uuid,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm"
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+                       capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return {"fields": fields, "field_count": fields.count(",") + 1, "first_output": probe.stdout.strip()[:400],
+            **percentiles(times)}
+
+
+def measure_rss(root: Path) -> dict[str, Any]:
+    """RSS and high-water mark (MB) of a fresh process running the collector, by stage; alone and with the
+    daemon's other heavy imports."""
+    result = {}
+    for label, imports in (("collector_only", ""), ("with_daemon_imports", "import httpx, yaml, prometheus_client")):
+        out = subprocess.run([sys.executable, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
+                             capture_output=True, text=True, check=True).stdout
+        result[label] = json.loads(out)
+    return result
+
+
+def value_of(families: list[Family], name: str) -> dict[str, float]:
+    """uuid -> value of one family's samples."""
+    return {s.labels["uuid"]: s.value for f in families if f.name == name for s in f.samples}
+
+
+def slug(names: list[str]) -> str:
+    """Fixture stem from the GPU model(s): 'h100-80gb-hbm3', '2x-h200'."""
+    model = re.sub(r"[^a-z0-9]+", "-", names[0].lower().replace("nvidia", "")).strip("-")
+    return model if len(names) == 1 else f"{len(names)}x-{model}"
+
+
+def poll_through(collector: GpuCollector, seconds: float) -> tuple[list[Family], list[Family], float, list[float]]:
+    """Poll every second for `seconds`: first and last families, the time between them, the powers seen."""
+    collector.poll()
+    first = collector.families()
+    started = time.time()
+    powers: list[float] = []
+    while time.time() - started < seconds:
+        time.sleep(1.0)
+        collector.poll()
+        powers.extend(value_of(collector.families(), "llm_gpu_power_watts").values())
+    return first, collector.families(), time.time() - started, powers
+
+
+def live_exposition(load_s: float, nvml: ModuleType | None) -> tuple[str, dict[str, Any]]:
+    """Poll every second through a short load (none with the fake); the last exposition and the energy seen."""
+    if nvml is not None:
+        collector = GpuCollector(interval_s=1.0, nvml=nvml)
+        first, last, elapsed, powers = poll_through(collector, load_s - 1.0)
+    else:
+        with gpu_load(load_s) as process:
+            collector = GpuCollector(interval_s=1.0, engine_pids=lambda: {"bench-load": {process.pid}})
+            first, last, elapsed, powers = poll_through(collector, load_s - 1.0)
+    collector.close()
+    energy = {uuid: value_of(last, "llm_gpu_energy_joules_total")[uuid] - before
+              for uuid, before in value_of(first, "llm_gpu_energy_joules_total").items()}
+    summary = {"energy_delta_j": energy, "window_s": round(elapsed, 2),
+               "mean_power_w": round(statistics.mean(powers), 1) if powers else None,
+               "energy_rate_w": {u: round(j / elapsed, 1) for u, j in energy.items()}}
+    return render(last), summary
+
+
+def main() -> None:
+    """Run every measurement and write bench.json (+ the live fixture) under --out."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--polls", type=int, default=50)
+    parser.add_argument("--gap", type=float, default=0.2, help="seconds between polls")
+    parser.add_argument("--smi-runs", type=int, default=20)
+    parser.add_argument("--load-s", type=float, default=10.0)
+    parser.add_argument("--fake", action="store_true", help="run against tests/fakes (no GPU needed)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parent.parent
+    nvml = None
+    if args.fake:
+        from tests.fakes.nvml import FakeGpu, FakeNvml
+        nvml = FakeNvml([FakeGpu.from_capture()])
+    import pynvml
+
+    module: Any = nvml if nvml is not None else pynvml
+    collector = GpuCollector(interval_s=args.gap * 2, nvml=module)
+    collector.poll()
+    info = [s.labels for f in collector.families() if f.name == "llm_gpu_info" for s in f.samples]
+    names = [labels["name"] for labels in info]
+    bare = BarePoller(module, args.gap * 2)
+    ours, theirs = time_polls(collector, bare, args.polls, args.gap)
+    timings: dict[str, list[float]] = {}
+    for _ in range(20):
+        time.sleep(args.gap)
+        bare.poll(timings)
+    bare.close()
+    collector.close()
+    gpus = len(names)
+    result: dict[str, Any] = {
+        "gpus": names, "driver": info[0]["driver_version"] if info else None,
+        "python": platform.python_version(), "nvidia_ml_py": importlib.metadata.version("nvidia-ml-py"),
+        "collector_poll": percentiles(ours), "bare_nvml_poll": percentiles(theirs),
+        "collector_per_gpu_p50_ms": round(statistics.median(ours) * 1e3 / gpus, 3),
+        "bare_per_gpu_p50_ms": round(statistics.median(theirs) * 1e3 / gpus, 3),
+        "ratio_collector_over_bare_p50": round(statistics.median(ours) / statistics.median(theirs), 3),
+        "bare_call_p50_us_per_poll": {name: round(statistics.median(t) * 1e6 * len(t) / 20, 1)
+                                      for name, t in sorted(timings.items())},
+    }
+    if not args.fake:
+        result["nvidia_smi"] = time_smi(args.smi_runs)
+        result["speedup_over_nvidia_smi_p50"] = round(
+            result["nvidia_smi"]["p50_ms"] / result["collector_poll"]["p50_ms"], 1)
+        result["rss_mb"] = measure_rss(root)
+    exposition, load = live_exposition(args.load_s, nvml)
+    result["load"] = load
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    stem = slug(names) if names else "none"
+    source = (f"# source: llm-exporter GpuCollector (exporter/gpu) against real NVML on {gpus}x {names[0]}, driver "
+              f"{result['driver']}, nvidia-ml-py "
+              f"{result['nvidia_ml_py']}, polled every 1 s during a {args.load_s:.0f} s bf16 matmul"
+              f"{' + peer-copy' if gpus > 1 else ''} load (bench/gpu_load.py); written by bench/gpu_poll.py "
+              f"on a lent {os.environ.get('DEVICE_KIND', 'GPU machine')} at {stamp}")
+    if args.fake:
+        source = f"# source: bench/gpu_poll.py --fake (tests/fakes/nvml.py, H100 capture) at {stamp}"
+    (args.out / f"{stem}-live.prom").write_text(source + "\n" + exposition)
+    (args.out / "bench.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
