@@ -11,6 +11,8 @@ from exporter.daemon import Daemon
 from exporter.render import CONTENT_TYPE
 from exporter.webconfig import BasicAuth, WebConfig, ssl_context
 
+_OPEN_PATHS = ("/-/healthy", "/-/ready")
+
 Reload = Callable[[], list[str]]  # returns the new config's problems; empty when it was applied
 
 log = logging.getLogger("llm_exporter.http")
@@ -36,6 +38,10 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
         server_version = f"llm-exporter/{__version__}"
 
         def _authorized(self) -> bool:
+            # Liveness and readiness say nothing secret, and container health checks and kubelet probes
+            # should not need the password.
+            if self.path.split("?", 1)[0] in _OPEN_PATHS and self.command == "GET":
+                return True
             if not auth.enabled or auth.check(self.headers.get("Authorization")):
                 return True
             self.send_response(401)

@@ -86,7 +86,9 @@ def test_tls_client_certs_and_basic_auth(tmp_path, pki):
             with httpx.Client() as client, pytest.raises(httpx.TransportError):
                 client.get(f"http://127.0.0.1:{exporter.port}/metrics")
             with httpx.Client(verify=client_ctx) as client:  # still serving after the failed handshakes
-                assert client.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD)).status_code == 200
+                assert client.get(f"{base}/metrics", auth=("prometheus", PASSWORD)).status_code == 200
+                assert client.get(f"{base}/-/healthy").status_code == 200  # probes need no password
+                assert client.get(f"{base}/").status_code == 401
         finally:
             stderr = exporter.stop()
     assert PASSWORD not in stderr and "wrong" not in stderr
@@ -150,6 +152,16 @@ def test_bearer_token_reaches_the_engine_and_is_never_logged(tmp_path):
     assert "tok-123456789" not in stderr and "HTTP 401" in stderr
 
 
+def _wait_for(base: str, line: str, seconds: float = 20) -> str:
+    """The exporter's /metrics once it contains line (polls: the reload and the next poll are asynchronous)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = httpx.get(f"{base}/metrics").text
+        if line in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
 def test_reload_rejects_a_bad_config_and_keeps_the_last_good_one(tmp_path):
     with EngineStub(respond(VLLM)) as first, EngineStub(respond(VLLM)) as second:
         config = tmp_path / "exporter.yml"
@@ -160,18 +172,14 @@ def test_reload_rejects_a_bad_config_and_keeps_the_last_good_one(tmp_path):
             exporter.wait_listening()
             config.write_text("targets:\n  - url: ftp://nope\n")
             exporter.process.send_signal(signal.SIGHUP)
-            time.sleep(1.0)
-            text = httpx.get(f"{base}/metrics").text
-            assert "llm_exporter_config_last_reload_successful 0" in text
+            text = _wait_for(base, "llm_exporter_config_last_reload_successful 0")
             assert 'target="first"' in text
             response = httpx.post(f"{base}/-/reload")
             assert response.status_code == 500 and "targets[0].url: must be an http(s) URL" in response.text
             config.write_text(f"targets:\n  - url: {second.url}\n    name: second\n    interval: 1s\n    timeout: 1s\n")
             assert httpx.post(f"{base}/-/reload").status_code == 200
-            time.sleep(1.5)
-            text = httpx.get(f"{base}/metrics").text
+            text = _wait_for(base, 'llm_exporter_target_up{target="second",engine_type="vllm"} 1')
             assert "llm_exporter_config_last_reload_successful 1" in text
-            assert 'llm_exporter_target_up{target="second",engine_type="vllm"} 1' in text
             assert 'target="first"' not in text
         finally:
             stderr = exporter.stop()
