@@ -217,7 +217,8 @@ def generate(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="llm-exporter generate",
                                      description="Write artifacts generated from exporter/schema.py.")
     parser.add_argument("what", choices=(*GENERATORS, "all"))
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="repository root to write under (default: this checkout)")
     args = parser.parse_args(argv)
     names = list(GENERATORS) if args.what == "all" else [args.what]
     for name in names:

@@ -1,0 +1,134 @@
+"""Generate the Grafana dashboards from the schema: JSON files plus one Kubernetes ConfigMap per dashboard.
+
+`write` is what `llm-exporter generate dashboards` calls; the committed files must equal its output.
+Generation fails if any query or variable names a sample exporter/schema.py does not define.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import yaml
+from grafanalib import core as g
+from grafanalib._gen import DashboardEncoder
+
+from exporter.generate import (
+    dashboards_cache,
+    dashboards_engine,
+    dashboards_gpu,
+    dashboards_migration,
+    dashboards_overview,
+)
+from exporter.generate.dashboards_modern import modernize
+from exporter.generate.dashboards_promql import check_samples, metric_names, variable_metric
+
+# File stem -> builder. The stem names the JSON file and the ConfigMap.
+BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
+    "overview": dashboards_overview.build,
+    "engine": dashboards_engine.build,
+    "kv-cache": dashboards_cache.build,
+    "gpu": dashboards_gpu.build,
+    "migration": dashboards_migration.build,
+}
+CONFIGMAP_PREFIX = "llm-exporter-dashboard-"
+
+
+class _BlockStr(str):
+    """A string YAML writes as a literal block, so the dashboard JSON stays readable in the manifest."""
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    pass
+
+
+_ManifestDumper.add_representer(
+    _BlockStr, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+)
+
+
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel of a dashboard JSON, rows' nested panels included, rows themselves left out."""
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            yield from panels({"panels": panel.get("panels", [])})
+        else:
+            yield panel
+
+
+def queries(dashboard: dict[str, Any]) -> Iterator[str]:
+    """Every PromQL expression of a dashboard JSON: panel targets, annotations and label_values variables."""
+    for panel in panels(dashboard):
+        for target in panel["targets"]:
+            yield target["expr"]
+    for annotation in dashboard["annotations"]["list"]:
+        yield annotation["expr"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            yield variable["query"]
+
+
+def sample_names(dashboard: dict[str, Any]) -> set[str]:
+    """The samples a dashboard JSON selects, from its panel queries and its variable queries."""
+    names: set[str] = set()
+    for expr in queries(dashboard):
+        metric = variable_metric(expr)
+        names |= {metric} if metric else metric_names(expr)
+    return names
+
+
+def render(build: Callable[[], g.Dashboard]) -> dict[str, Any]:
+    """One dashboard as current Grafana JSON, checked against the schema."""
+    raw = json.loads(json.dumps(build().to_json_data(), cls=DashboardEncoder))
+    dashboard = modernize(raw)
+    check_samples(sample_names(dashboard))
+    return dashboard
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """The stable text form of a dashboard: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def write(out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Write every dashboard as <stem>.json into out_dir; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, build in BUILDERS.items():
+        path = out_dir / f"{stem}.json"
+        path.write_text(dumps(render(build)), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def configmap(stem: str, dashboard: dict[str, Any]) -> str:
+    """A ConfigMap carrying one dashboard, labelled for the Grafana sidecar (grafana_dashboard: "1")."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": CONFIGMAP_PREFIX + stem,
+            "labels": {
+                "grafana_dashboard": "1",
+                "app.kubernetes.io/name": "llm-exporter",
+                "app.kubernetes.io/component": "dashboard",
+            },
+            # The kiwigrid sidecar puts the file in this Grafana folder when folderAnnotation is set to it.
+            "annotations": {"grafana_folder": "LLM"},
+        },
+        "data": {f"llm-{stem}.json": _BlockStr(dumps(dashboard))},
+    }
+    return yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=120)
+
+
+def write_configmaps(out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Write one ConfigMap manifest per dashboard as <stem>.yaml into out_dir; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, build in BUILDERS.items():
+        path = out_dir / f"{stem}.yaml"
+        path.write_text(configmap(stem, render(build)), encoding="utf-8")
+        written.append(path)
+    return written

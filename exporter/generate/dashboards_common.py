@@ -1,0 +1,99 @@
+"""What the dashboards share: uids, tags, variable scopes, the standard variables and the dashboard factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from grafanalib import core as g
+
+from exporter.generate.dashboards_panels import Link, Query, Section, annotation, layout
+from exporter.generate.dashboards_promql import RATE, Scope, aggregate, quantile, ratio, selector, sum_rate
+from exporter.generate.dashboards_variables import datasource, label
+
+TAG = "llm-exporter"  # every dashboard carries it; the link bar lists dashboards by it
+
+OVERVIEW_UID = "llm-overview"
+ENGINE_UID = "llm-engine"
+CACHE_UID = "llm-kv-cache"
+GPU_UID = "llm-gpu"
+MIGRATION_UID = "llm-migration"
+
+# Which label each variable filters; engine series carry all four, the exporter's own series only some.
+ENGINE_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target", "model": "$model"}
+TARGET_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target"}
+POLL_SCOPE: Scope = {"job": "$job", "target": "$target"}
+JOB_SCOPE: Scope = {"job": "$job"}
+
+TO_ENGINE = Link("Engine detail", ENGINE_UID)
+TO_CACHE = Link("KV & prefix cache", CACHE_UID)
+KV_STEPS = ((None, "green"), (0.9, "orange"), (0.98, "red"))  # vLLM's own dashboard warns at the same marks
+
+TARGETS = "llm_exporter_target_up"  # every configured target has it, up or down, so it lists them all
+MODELS = "llm_requests_running"  # the one gauge every engine table maps, so it lists every served model
+
+
+def engine_variables(*, one_target: bool = False) -> list[g.Template]:
+    """datasource, job, engine_type, target (one or many) and model, each scoped by the ones before it."""
+    return [
+        datasource(),
+        label("job", "Job", TARGETS, {}),
+        label("engine_type", "Engine", TARGETS, {"job": "$job"}),
+        label("target", "Target", TARGETS, {"job": "$job", "engine_type": "$engine_type"}, multi=not one_target),
+        label("model", "Model", MODELS, TARGET_SCOPE),
+    ]
+
+
+def engine_annotations() -> list[dict[str, object]]:
+    """Marks where an engine restarted (its counters reset) and where the exporter could not poll a target."""
+    restarts = f"sum by (target) (resets({selector('llm_prompt_tokens_total', TARGET_SCOPE)}[{RATE}])) > 0"
+    down = f"{aggregate('max', TARGETS, TARGET_SCOPE, ('target',))} == 0"
+    return [
+        annotation("Engine restarts", restarts, "orange", "{{target}} restarted (counters reset)"),
+        annotation("Targets down", down, "red", "{{target}} not answering the exporter"),
+    ]
+
+
+def quantiles(
+    family: str, scope: Scope, by: Iterable[str] = (), qs: Sequence[float] = (0.5, 0.95, 0.99), **matchers: str
+) -> list[Query]:
+    """p50/p95/p99 (or the given quantiles) of a schema histogram, one series per value of `by`."""
+    by = tuple(by)
+    prefix = " ".join(f"{{{{{name}}}}}" for name in by)
+    return [Query(quantile(q, family, scope, by, **matchers), f"{prefix} p{round(q * 100)}".strip()) for q in qs]
+
+
+def prefix_hit_ratio(scope: Scope, by: Iterable[str] = ()) -> str:
+    """Prefix-cache hit ratio of prompt tokens from the hit and lookup counters (never a point-in-time gauge)."""
+    return ratio(
+        sum_rate("llm_prefix_cache_hits_tokens_total", scope, by),
+        sum_rate("llm_prefix_cache_queries_tokens_total", scope, by),
+    )
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    variables: list[g.Template],
+    sections: Sequence[Section],
+    annotations: Sequence[dict[str, object]] = (),
+) -> g.Dashboard:
+    """A dashboard with the shared settings, a link bar to its siblings, its annotations and its panels laid out."""
+    siblings = g.DashboardLink(
+        type="dashboards", tags=[TAG], asDropdown=False, includeVars=True, keepTime=True, title="LLM dashboards"
+    )
+    return g.Dashboard(
+        uid=uid,
+        title=title,
+        description=description,
+        tags=[TAG],
+        editable=True,
+        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
+        refresh="30s",
+        time=g.Time("now-1h", "now"),
+        timezone="browser",
+        links=[siblings],
+        templating=g.Templating(list=variables),
+        annotations=g.Annotations(list=list(annotations)),
+        panels=layout(sections),
+    )

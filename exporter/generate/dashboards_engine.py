@@ -1,0 +1,285 @@
+"""The Engine detail dashboard: one target's scheduler, latency quantiles and heatmaps, token lengths, polls."""
+
+from __future__ import annotations
+
+from grafanalib import core as g
+
+from exporter.generate.dashboards_common import (
+    ENGINE_SCOPE,
+    ENGINE_UID,
+    KV_STEPS,
+    POLL_SCOPE,
+    TARGET_SCOPE,
+    dashboard,
+    engine_annotations,
+    engine_variables,
+    quantiles,
+)
+from exporter.generate.dashboards_panels import Query, heatmap, stat, timeseries
+from exporter.generate.dashboards_promql import aggregate, buckets, mean, ratio, sum_rate
+
+S = ENGINE_SCOPE
+TTFT = "gen_ai_server_time_to_first_token_seconds"
+TPOT = "gen_ai_server_time_per_output_token_seconds"
+E2E = "gen_ai_server_request_duration_seconds"
+ITL = "llm_inter_token_latency_seconds"
+QUEUE = "llm_request_queue_time_seconds"
+PREFILL = "llm_request_prefill_time_seconds"
+DECODE = "llm_request_decode_time_seconds"
+PROMPT_LEN = "llm_request_prompt_tokens"
+OUTPUT_LEN = "llm_request_generation_tokens"
+
+
+def _latency(title: str, family: str, description: str) -> g.Panel:
+    return timeseries(title, description, "s", [*quantiles(family, S), Query(mean(family, S), "mean")])
+
+
+def _status() -> list[g.Panel]:
+    return [
+        stat(
+            "Engine",
+            "Engine type and version as the engine reports them. Healthy: the version you deployed.",
+            "none",
+            Query(aggregate("max", "llm_engine_info", S, ("engine_type", "version")), "{{engine_type}} {{version}}"),
+            show_name=True,
+        ),
+        stat(
+            "Poll up",
+            "1 while the exporter's last poll of this target succeeded. Healthy: 1.",
+            "none",
+            Query(aggregate("max", "llm_exporter_target_up", TARGET_SCOPE)),
+            steps=((None, "red"), (1, "green")),
+        ),
+        stat(
+            "Data age",
+            "Seconds since the last successful poll. Healthy: below two poll intervals; "
+            "growing means the engine stopped answering.",
+            "s",
+            Query(f"time() - {aggregate('max', 'llm_exporter_last_success_timestamp_seconds', POLL_SCOPE)}"),
+            steps=((None, "green"), (30, "orange"), (120, "red")),
+        ),
+        stat(
+            "Poll duration",
+            "How long the last poll of the engine's /metrics took. Healthy: tens of ms; "
+            "seconds mean the engine's metrics endpoint is overloaded.",
+            "s",
+            Query(aggregate("max", "llm_exporter_scrape_duration_seconds", POLL_SCOPE)),
+        ),
+        stat(
+            "Unmapped families",
+            "Engine metric families the exporter saw but has no table row for. Healthy: "
+            "0 for a supported version; more after an engine upgrade means names changed.",
+            "none",
+            Query(aggregate("max", "llm_exporter_unmapped_families", POLL_SCOPE)),
+            steps=((None, "green"), (1, "orange")),
+        ),
+        stat(
+            "Requests / s",
+            "Requests finished per second by this target. Healthy: follows traffic.",
+            "reqps",
+            Query(sum_rate("llm_requests_finished_total", S)),
+        ),
+    ]
+
+
+def _scheduler() -> list[g.Panel]:
+    return [
+        timeseries(
+            "Running and waiting",
+            "Requests in the running batch and in the queue. Healthy: waiting near "
+            "0; waiting growing while running is flat means the engine is at capacity.",
+            "short",
+            [
+                Query(aggregate("sum", "llm_requests_running", S), "running"),
+                Query(aggregate("sum", "llm_requests_waiting", S), "waiting"),
+            ],
+            width=8,
+        ),
+        timeseries(
+            "KV cache usage",
+            "Fraction of the KV cache in use, highest and mean over data-parallel ranks. Healthy: below 90 %.",
+            "percentunit",
+            [
+                Query(aggregate("max", "llm_kv_cache_usage_ratio", S), "max"),
+                Query(aggregate("avg", "llm_kv_cache_usage_ratio", S), "mean"),
+            ],
+            width=8,
+            ratio=True,
+            steps=KV_STEPS,
+        ),
+        timeseries(
+            "Preemptions",
+            "Requests preempted (SGLang: retracted) per second to free KV cache. Healthy: "
+            "0; sustained preemptions waste compute and raise latency.",
+            "reqps",
+            [Query(sum_rate("llm_preemptions_total", S), "preempted")],
+            width=8,
+        ),
+        timeseries(
+            "Token throughput",
+            "Prompt and output tokens per second. Healthy: follows traffic.",
+            "count:tok/s",
+            [
+                Query(sum_rate("llm_prompt_tokens_total", S), "input"),
+                Query(sum_rate("llm_generation_tokens_total", S), "output"),
+            ],
+        ),
+        timeseries(
+            "Finished requests by reason",
+            "Requests finished per second by finish_reason. Healthy: mostly stop and length.",
+            "reqps",
+            [Query(sum_rate("llm_requests_finished_total", S, ("finish_reason",)), "{{finish_reason}}")],
+            stack=True,
+        ),
+    ]
+
+
+def _latencies() -> list[g.Panel]:
+    return [
+        _latency(
+            "Time to first token",
+            TTFT,
+            "TTFT quantiles and exact mean (queue + prefill + first token). "
+            "Healthy: p95 within your objective; TGI does not report it.",
+        ),
+        _latency(
+            "Inter-token latency",
+            ITL,
+            "Time between consecutive output tokens. Healthy: p95 under about "
+            "100 ms; spikes line up with prefills of new requests.",
+        ),
+        _latency(
+            "Time per output token",
+            TPOT,
+            "Per-request mean time per output token after the first. Healthy: p95 under about 100 ms.",
+        ),
+        _latency(
+            "End-to-end latency",
+            E2E,
+            "Request latency as the engine sees it. Healthy: stable for a workload; it grows with output length.",
+        ),
+        _latency(
+            "Queue time",
+            QUEUE,
+            "Time requests waited before being scheduled. Healthy: p95 near 0; growth means the engine is saturated.",
+        ),
+        timeseries(
+            "Prefill and decode time",
+            "Mean time per request in prefill and in decode. Healthy: prefill "
+            "small against decode for chat; long prefills delay every decode in the batch.",
+            "s",
+            [Query(mean(PREFILL, S), "prefill"), Query(mean(DECODE, S), "decode")],
+        ),
+    ]
+
+
+def _heatmaps() -> list[g.Panel]:
+    note = " Colour is requests per second in each latency bucket."
+    return [
+        heatmap(
+            "TTFT distribution",
+            "Where time to first token falls over time. Healthy: one tight band." + note,
+            "s",
+            buckets(TTFT, S),
+        ),
+        heatmap(
+            "Inter-token latency distribution",
+            "Where inter-token latency falls over time. Healthy: one tight band below 100 ms." + note,
+            "s",
+            buckets(ITL, S),
+        ),
+        heatmap(
+            "End-to-end latency distribution",
+            "Where request latency falls over time. Healthy: stable "
+            "bands; a new upper band means queueing or long outputs." + note,
+            "s",
+            buckets(E2E, S),
+        ),
+        heatmap(
+            "Queue time distribution",
+            "Where queue time falls over time. Healthy: everything in the lowest bucket." + note,
+            "s",
+            buckets(QUEUE, S),
+        ),
+    ]
+
+
+def _tokens() -> list[g.Panel]:
+    finished = sum_rate("llm_requests_finished_total", S)
+    return [
+        timeseries(
+            "Prompt length",
+            "Prompt tokens per request (quantiles from the engine's own buckets). "
+            "Healthy: matches the workload you expect; long tails drive TTFT.",
+            "count:tok",
+            quantiles(PROMPT_LEN, S),
+            width=8,
+        ),
+        timeseries(
+            "Output length",
+            "Generated tokens per request. Healthy: matches the workload; many at the "
+            "max_tokens limit show as finish_reason=length.",
+            "count:tok",
+            quantiles(OUTPUT_LEN, S),
+            width=8,
+        ),
+        timeseries(
+            "Mean tokens per request",
+            "Prompt and output tokens per finished request, from the token "
+            "counters (works where length histograms are missing). Healthy: stable for a workload.",
+            "count:tok",
+            [
+                Query(ratio(sum_rate("llm_prompt_tokens_total", S), finished), "prompt"),
+                Query(ratio(sum_rate("llm_generation_tokens_total", S), finished), "output"),
+            ],
+            width=8,
+        ),
+        heatmap(
+            "Prompt length distribution",
+            "Prompt lengths over time; colour is requests per second. Healthy: the shape of your workload.",
+            "count:tok",
+            buckets(PROMPT_LEN, S),
+        ),
+        heatmap(
+            "Output length distribution",
+            "Output lengths over time; colour is requests per second. Healthy: the shape of your workload.",
+            "count:tok",
+            buckets(OUTPUT_LEN, S),
+        ),
+    ]
+
+
+def _polls() -> list[g.Panel]:
+    return [
+        timeseries(
+            "Poll duration over time",
+            "How long each poll of the engine's /metrics took. Healthy: flat, tens of ms.",
+            "s",
+            [Query(aggregate("max", "llm_exporter_scrape_duration_seconds", POLL_SCOPE), "duration")],
+        ),
+        timeseries(
+            "Poll errors",
+            "Failed polls per second by error kind (timeout, connection, HTTP status, parse). Healthy: none at all.",
+            "ops",
+            [Query(sum_rate("llm_exporter_scrape_errors_total", POLL_SCOPE, ("error",)), "{{error}}")],
+        ),
+    ]
+
+
+def build() -> g.Dashboard:
+    """The Engine detail dashboard (one target at a time)."""
+    return dashboard(
+        ENGINE_UID,
+        "LLM / Engine detail",
+        "One engine target in depth: scheduler, latency quantiles and distributions, token lengths, polling.",
+        engine_variables(one_target=True),
+        [
+            ("Status", _status()),
+            ("Scheduler", _scheduler()),
+            ("Latency", _latencies()),
+            ("Latency distributions", _heatmaps()),
+            ("Token lengths", _tokens()),
+            ("Polling", _polls()),
+        ],
+        engine_annotations(),
+    )

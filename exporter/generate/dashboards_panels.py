@@ -1,0 +1,183 @@
+"""Panel factories and layout: every panel gets a title, a description with its healthy value, a unit and queries.
+
+Panels are built with grafanalib; what grafanalib cannot express in current Grafana JSON (modern heatmap
+options, schemaVersion) is rewritten afterwards in one place, `dashboards_modern.modernize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from string import ascii_uppercase
+
+import attr
+from grafanalib import core as g
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+GRID_WIDTH = 24
+
+# Threshold steps: (value, colour); the first step is the base colour and has no value.
+Steps = Sequence[tuple[float | None, str]]
+NEUTRAL: Steps = ((None, "green"),)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL expression of a panel and the legend of its series."""
+
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A data link from a panel's series to another dashboard, carrying the series' target."""
+
+    title: str
+    uid: str
+
+
+def _targets(queries: Sequence[Query], heatmap: bool = False) -> list[g.Target]:
+    return [
+        g.Target(
+            expr=q.expr,
+            legendFormat=q.legend,
+            refId=ascii_uppercase[i],
+            datasource=DATASOURCE,
+            format="heatmap" if heatmap else "time_series",
+        )
+        for i, q in enumerate(queries)
+    ]
+
+
+def _steps(steps: Steps) -> list[dict[str, object]]:
+    return [{"value": value, "color": colour} for value, colour in steps]
+
+
+def _links(links: Sequence[Link]) -> list[dict[str, str]]:
+    # Opening the target's own dashboard keeps the data source and the time range.
+    query = "${datasource:queryparam}&var-target=${__field.labels.target}&${__url_time_range}"
+    return [
+        {"title": f"{link.title} for ${{__field.labels.target}}", "url": f"/d/{link.uid}?{query}"} for link in links
+    ]
+
+
+def _place(width: int, height: int) -> g.GridPos:
+    return g.GridPos(h=height, w=width, x=0, y=0)
+
+
+def timeseries(
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[Query],
+    *,
+    width: int = 12,
+    height: int = 8,
+    stack: bool = False,
+    ratio: bool = False,
+    steps: Steps = NEUTRAL,
+    links: Sequence[Link] = (),
+) -> g.TimeSeries:
+    """A time-series panel; `ratio` pins the axis to 0–1, `stack` stacks the series."""
+    extra: dict[str, object] = {"fieldConfig": {"defaults": {"links": _links(links)}}}
+    return g.TimeSeries(
+        title=title,
+        description=description,
+        unit=unit,
+        targets=_targets(queries),
+        dataSource=DATASOURCE,
+        gridPos=_place(width, height),
+        stacking={"mode": "normal", "group": "A"} if stack else {},
+        fillOpacity=30 if stack else 10,
+        valueMin=0,
+        valueMax=1 if ratio else None,
+        thresholds=_steps(steps),
+        thresholdsStyleMode="off" if steps == NEUTRAL else "dashed",
+        legendDisplayMode="table",
+        legendPlacement="bottom",
+        legendCalcs=["mean", "max", "lastNotNull"],
+        tooltipMode="multi",
+        tooltipSort="desc",
+        extraJson=extra,
+    )
+
+
+def stat(
+    title: str,
+    description: str,
+    unit: str,
+    query: Query,
+    *,
+    width: int = 4,
+    height: int = 4,
+    steps: Steps = NEUTRAL,
+    no_value: str = "no data",
+    show_name: bool = False,
+) -> g.Stat:
+    """A single-value panel of the query's last value; `show_name` prints the legend instead (info metrics)."""
+    return g.Stat(
+        title=title,
+        description=description,
+        format=unit,
+        targets=_targets([query]),
+        dataSource=DATASOURCE,
+        gridPos=_place(width, height),
+        thresholds=_steps(steps),
+        reduceCalc="lastNotNull",
+        noValue=no_value,
+        graphMode="none" if show_name else "area",
+        textMode="name" if show_name else "auto",
+        colorMode="value",
+        color={"mode": "thresholds"},
+    )
+
+
+def heatmap(title: str, description: str, y_unit: str, expr: str, *, width: int = 12, height: int = 8) -> g.Heatmap:
+    """A heatmap of pre-bucketed histogram rates (one series per le); cells are requests per second."""
+    return g.Heatmap(
+        title=title,
+        description=description,
+        targets=_targets([Query(expr, "{{le}}")], heatmap=True),
+        dataSource=DATASOURCE,
+        gridPos=_place(width, height),
+        dataFormat="tsbuckets",
+        yAxis=g.YAxis(format=y_unit),
+    )
+
+
+def annotation(name: str, expr: str, colour: str, title: str) -> dict[str, object]:
+    """A Prometheus annotation: a mark on every time panel wherever the query has a value."""
+    return {
+        "datasource": DATASOURCE, "enable": True, "hide": False, "name": name, "expr": expr, "iconColor": colour,
+        "step": "1m", "titleFormat": title, "tagKeys": "target", "useValueForTime": False,
+    }  # fmt: skip
+
+
+def row(title: str) -> g.RowPanel:
+    """A full-width, expanded row header."""
+    return g.RowPanel(title=title, gridPos=_place(GRID_WIDTH, 1))
+
+
+Section = tuple[str, Sequence[g.Panel]]
+
+
+def layout(sections: Sequence[Section]) -> list[g.Panel]:
+    """Rows and their panels placed left to right, wrapping at the grid width; ids are stable (1, 2, …)."""
+    placed: list[g.Panel] = []
+    y = 0
+    for title, panels in sections:
+        placed.append(attr.evolve(row(title), gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
+        y += 1
+        x = 0
+        line_height = 0
+        for panel in panels:
+            w, h = panel.gridPos.w, panel.gridPos.h
+            if x + w > GRID_WIDTH:
+                y += line_height
+                x, line_height = 0, 0
+            placed.append(attr.evolve(panel, gridPos=g.GridPos(h=h, w=w, x=x, y=y)))
+            x += w
+            line_height = max(line_height, h)
+        y += line_height
+    return [attr.evolve(panel, id=i) for i, panel in enumerate(placed, start=1)]

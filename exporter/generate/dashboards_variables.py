@@ -1,0 +1,41 @@
+"""Dashboard variables: the data source, label variables scoped by schema metrics, and free-text settings."""
+
+from __future__ import annotations
+
+from grafanalib import core as g
+
+from exporter.generate.dashboards_panels import DATASOURCE
+from exporter.generate.dashboards_promql import Scope, selector
+
+# Every panel selector matches variables with =~, so "All" is the regex that matches any value, empty included.
+ALL = ".*"
+
+
+def datasource() -> g.Template:
+    """The Prometheus data source picker every query uses (never a hard-coded uid)."""
+    return g.Template(name="datasource", label="Data source", query="prometheus", type="datasource", hide=g.SHOW)
+
+
+def label(
+    name: str, title: str, sample: str, scope: Scope, *, multi: bool = True, label_name: str | None = None
+) -> g.Template:
+    """A variable listing the values of a label on a schema sample, filtered by the variables before it."""
+    query = f"label_values({selector(sample, scope)}, {label_name or name})"
+    return g.Template(
+        name=name,
+        label=title,
+        query=query,
+        dataSource=DATASOURCE,
+        type="query",
+        includeAll=multi,
+        multi=multi,
+        allValue=ALL if multi else None,
+        refresh=g.REFRESH_ON_TIME_RANGE_CHANGE,
+        sort=g.SORT_ALPHA_ASC,
+    )
+
+
+def textbox(name: str, title: str, default: str) -> g.Template:
+    """A free-text setting (a price, say) that queries use as a number."""
+    option = {"selected": True, "text": default, "value": default}
+    return g.Template(name=name, label=title, query=default, default=default, type="textbox", options=[option])
