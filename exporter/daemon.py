@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import platform
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +39,16 @@ class Collector(Protocol):
 def _gauge(name: str, samples: list[Sample]) -> Family:
     spec = schema.spec(name)
     return Family(name, spec.type, spec.help, samples)
+
+
+def _engine_families(per_target: list[list[Family]]) -> list[Family]:
+    """The targets' unified families merged by name, in schema order."""
+    engine: dict[str, Family] = {}
+    for families in per_target:
+        for family in families:
+            merged = engine.setdefault(family.name, Family(family.name, family.type, family.help))
+            merged.samples.extend(family.samples)
+    return [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
 
 
 class Daemon:
@@ -94,16 +105,14 @@ class Daemon:
         """True once every target has been polled at least once."""
         return all(target.snapshot.polled for target in self.targets)
 
+    # The engine part of /metrics and the snapshots it was rendered from: held (so compared with `is`, never by
+    # an id that could be reused) until a poll replaces one of them.
+    _engine_text: tuple[tuple[object, ...], str] | None = None
+
     def families(self) -> list[Family]:
         """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
-        engine: dict[str, Family] = {}
-        for target in self.targets:
-            for family in target.snapshot.families:
-                merged = engine.setdefault(family.name, Family(family.name, family.type, family.help))
-                merged.samples.extend(family.samples)
-        ordered = [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
         gpu = list(self.gpu.families()) if self.gpu is not None else []
-        return ordered + gpu + self._self_families()
+        return _engine_families([target.snapshot.families for target in self.targets]) + gpu + self._self_families()
 
     def _self_families(self) -> list[Family]:
         snaps = [(t.config.name, t.snapshot) for t in self.targets]
@@ -131,6 +140,12 @@ class Daemon:
         return families
 
     def render(self) -> str:
-        """The /metrics body."""
-        return render(self.families())
+        """The /metrics body: engine families rendered once per poll, GPU and self-metrics on each request."""
+        snapshots = tuple(target.snapshot for target in self.targets)
+        cached = self._engine_text
+        if cached is None or len(cached[0]) != len(snapshots) or any(map(operator.is_not, cached[0], snapshots)):
+            text = render(_engine_families([snapshot.families for snapshot in snapshots]))
+            cached = self._engine_text = (snapshots, text)
+        gpu = list(self.gpu.families()) if self.gpu is not None else []
+        return cached[1] + render(gpu + self._self_families())
 

@@ -32,17 +32,43 @@ class Result:
     ignored: list[str] = field(default_factory=list)  # engine families the table deliberately leaves out
 
 
+# (id(engine), family name, family type) -> (the engine, what _resolve found). Holding the engine keeps its id
+# from being reused; the bound only matters for a target whose family names never repeat.
+_RESOLVED_LIMIT = 50_000
+_resolved: dict[tuple[int, str, str], tuple[Engine, tuple[str, str, bool] | None]] = {}
+
+
+def _resolve(engine: Engine, name: str, kind: str) -> tuple[str, str, bool] | None:
+    """(table name, name to regroup under, whether the table knows it) of a family; None without a prefix.
+
+    Memoized: every poll of a target asks again about the same few hundred family names.
+    """
+    entry = _resolved.get((id(engine), name, kind))
+    if entry is not None and entry[0] is engine:
+        return entry[1]
+    prefix = max((p for p in engine.prefixes if name.startswith(p)), key=len, default=None)
+    found: tuple[str, str, bool] | None = None
+    if prefix is not None:
+        source, base = name[len(prefix):], name
+        if kind == "counter" and source.endswith("_total"):
+            source = source[: -len("_total")]
+        if kind == "unknown" and source not in engine.sources:
+            source, base = _untyped_base(name, source)
+        found = (source, base, source in engine.sources or engine.is_ignored(source))
+    if len(_resolved) >= _RESOLVED_LIMIT:
+        _resolved.clear()
+    _resolved[(id(engine), name, kind)] = (engine, found)
+    return found
+
+
 def source_name(engine: Engine, family: Family) -> tuple[Family, str] | None:
     """The family regrouped as the table sees it and its table name; None when it lacks the engine's prefixes."""
-    name = family.name
-    prefix = max((p for p in engine.prefixes if name.startswith(p)), key=len, default=None)
-    if prefix is None:
+    resolved = _resolve(engine, family.name, family.type)
+    if resolved is None:
         return None
-    source = name[len(prefix):]
-    if family.type == "counter" and source.endswith("_total"):
-        source = source[: -len("_total")]
-    if family.type == "unknown" and source not in engine.sources:
-        return _untyped_base(family, source)
+    source, base, _ = resolved
+    if base != family.name:
+        return Family(base, family.type, family.help, family.samples), source
     return family, source
 
 
@@ -57,8 +83,8 @@ def detect(families: Sequence[Family], engines: Iterable[Engine]) -> Engine | No
     for engine in engines:
         known = 0
         for family in families:
-            resolved = source_name(engine, family)
-            if resolved is not None and (resolved[1] in engine.sources or engine.is_ignored(resolved[1])):
+            resolved = _resolve(engine, family.name, family.type)
+            if resolved is not None and resolved[2]:
                 known += 1
         if known > best[0]:
             best = (known, engine)
@@ -75,14 +101,42 @@ class _Output:
 
     def __init__(self) -> None:
         self.values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+        self.models: dict[str, set[str]] = {}  # unified family -> the model label values of its series
 
     def add(self, family: str, name: str, labels: dict[str, str], value: float, aggregate: str) -> None:
-        series = self.values.setdefault(family, {})
+        series = self.values.get(family)
+        if series is None:
+            series = self.values[family] = {}
+            self.models[family] = set()
+        self.models[family].add(labels["model"])
         key = (name, tuple(labels.items()))
         if key in series:
             series[key] = max(series[key], value) if aggregate == "max" else series[key] + value
         else:
             series[key] = value
+
+
+class _LabelMap(dict[str, str]):
+    """Engine label -> the unified label it becomes in one unified family ("" when dropped), filled as met."""
+
+    def __init__(self, renames: dict[str, str], allowed: frozenset[str]):
+        super().__init__()
+        self.renames = renames
+        self.allowed = allowed
+
+    def __missing__(self, name: str) -> str:
+        unified = self.renames.get(name, name)
+        self[name] = kept = unified if unified in self.allowed and unified not in ("engine_type", "target") else ""
+        return kept
+
+
+@dataclass
+class _Plan:
+    """What applying one row needs, worked out once per Normalizer rather than once per sample."""
+
+    spec: schema.Spec
+    labels: _LabelMap
+    bounds: dict[str, str] = field(default_factory=dict)  # source `le` -> scaled, canonically spelled `le`
 
 
 class Normalizer:
@@ -94,11 +148,16 @@ class Normalizer:
         self.model = model or "unknown"
         self.histogram_buckets = histogram_buckets
         self.renames = dict(engine.labels)
-        self.keep_only = dict(engine.keep_only)
         self.rows_by_source: dict[str, list[Row]] = {}
+        self._plans: dict[Row, _Plan] = {}
+        self._order = {row: index for index, row in enumerate(engine.rows)}
+        # spec name -> source `le` -> (bound, whether it is one of the canonical bounds)
+        self._bound_kinds: dict[str, dict[str, tuple[float, bool]]] = {}
         for row in engine.rows:
-            schema.spec(row.unified)  # fail at start-up, not at scrape time, on a name the schema lacks
+            spec = schema.spec(row.unified)  # fail at start-up, not at scrape time, on a name the schema lacks
             self.rows_by_source.setdefault(row.source, []).append(row)
+            allowed = frozenset(spec.labels) | frozenset(schema.OPTIONAL_ENGINE_LABELS)
+            self._plans[row] = _Plan(spec, _LabelMap(self.renames, allowed))
 
     def normalize(self, families: Sequence[Family]) -> Result:
         """The unified families for one parsed scrape, in schema order."""
@@ -125,7 +184,7 @@ class Normalizer:
                 result.ignored.append(family.name)
             else:
                 result.unmapped.append(family.name)
-        order = {row: index for index, row in enumerate(self.engine.rows)}
+        order = self._order
         pending.sort(key=lambda item: order[item[0]])
         for row, family in pending:
             if row.fallback and row.unified in produced:
@@ -135,35 +194,36 @@ class Normalizer:
         result.families = self._families(output)
         return result
 
-    def _labels(self, row: Row, sample: Sample, allowed: frozenset[str]) -> dict[str, str] | None:
+    def _labels(self, row: Row, sample: Sample, names: _LabelMap) -> dict[str, str]:
         labels = {"engine_type": self.engine.engine_type, "model": self.model, "target": self.target}
         for name, value in sample.labels.items():
-            if name in self.keep_only and value != self.keep_only[name]:
-                return None
-            unified = self.renames.get(name, name)
-            if unified in allowed and unified not in ("engine_type", "target"):
+            unified = names[name]
+            if unified:
                 labels[unified] = value
-        labels.update(row.labels)
+        if row.labels:
+            labels.update(row.labels)
         return labels
 
     def _models(self, family: Family) -> set[str]:
         return {v for s in family.samples for k, v in s.labels.items() if self.renames.get(k, k) == "model"}
 
     def _apply(self, row: Row, family: Family, output: _Output, scope: set[str]) -> bool:
-        spec = schema.spec(row.unified)
-        allowed = frozenset(spec.labels) | frozenset(schema.OPTIONAL_ENGINE_LABELS)
-        wanted = dict(row.match)
+        plan = self._plans[row]
+        spec = plan.spec
+        wanted = row.match
+        take = "" if row.take == "family" else f"_{row.take}"
+        family_name = family.name
         added = False
         for sample in _lowest_ranks(family.samples, self.engine.replicas):
-            if any(sample.labels.get(k, "") != v for k, v in wanted.items()):  # absent == empty, as in PromQL
+            if wanted and any(sample.labels.get(k, "") != v for k, v in wanted):  # absent == empty, as in PromQL
                 continue
-            suffix = sample.name[len(family.name):] if sample.name.startswith(family.name) else ""
-            if row.take != "family":
-                if suffix != f"_{row.take}":
+            suffix = sample.name[len(family_name):] if sample.name.startswith(family_name) else ""
+            if take:
+                if suffix != take:
                     continue
                 suffix = ""
-            labels = self._labels(row, sample, allowed)
-            if labels is None or (scope and labels["model"] not in scope and labels["model"] != self.model):
+            labels = self._labels(row, sample, plan.labels)
+            if scope and labels["model"] not in scope and labels["model"] != self.model:
                 continue
             value = sample.value
             if row.value_from_labels:
@@ -173,9 +233,16 @@ class Normalizer:
                     continue
             if spec.type == "histogram":
                 if suffix == "_bucket":
-                    if "le" not in sample.labels:
+                    le = sample.labels.get("le")
+                    if le is None:
                         continue
-                    labels["le"] = format_bound(float(sample.labels["le"]) * row.scale)
+                    bound = plan.bounds.get(le)
+                    if bound is None:
+                        try:
+                            bound = plan.bounds[le] = format_bound(float(le) * row.scale)
+                        except ValueError:  # a bucket whose bound is no number means nothing: drop it
+                            continue
+                    labels["le"] = bound
                 elif suffix == "_sum":
                     value *= row.scale
                 elif suffix != "_count":
@@ -207,42 +274,55 @@ class Normalizer:
         """Series without a model label (vLLM's cache_config_info) take the one model the others name."""
         if self.model != "unknown":
             return
-        named = {dict(labels).get("model") for series in output.values.values() for _, labels in series}
+        named = set().union(*output.models.values())
         named.discard("unknown")
         if len(named) != 1:
             return
         model = named.pop()
         for family, series in output.values.items():
+            if "unknown" not in output.models[family]:
+                continue
             output.values[family] = {
                 (name, tuple((k, model if k == "model" and v == "unknown" else v) for k, v in labels)): value
                 for (name, labels), value in series.items()}
 
     def _rebucket(self, spec: schema.Spec, samples: list[Sample]) -> list[Sample]:
         """Group a histogram's samples per series; keep canonical bounds the source has (exact, never interpolated)."""
+        kinds = self._bound_kinds.setdefault(spec.name, {})
+        canonical = spec.buckets if self.histogram_buckets == "canonical" else None
+
+        def kind(sample: Sample) -> tuple[float, bool]:
+            le = sample.labels["le"]
+            found = kinds.get(le)
+            if found is None:
+                bound = float(le)
+                found = kinds[le] = (bound, canonical is not None and _canonical(bound, canonical))
+            return found
+
         groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
         for sample in samples:
             key = tuple((k, v) for k, v in sample.labels.items() if k != "le")
             groups.setdefault(key, []).append(sample)
         out: list[Sample] = []
         for group in groups.values():
-            buckets = sorted((s for s in group if s.name.endswith("_bucket")), key=lambda s: float(s.labels["le"]))
-            if self.histogram_buckets == "canonical" and spec.buckets:
-                kept = [s for s in buckets if _canonical(float(s.labels["le"]), spec.buckets)]
+            buckets = sorted((s for s in group if s.name.endswith("_bucket")), key=lambda s: kind(s)[0])
+            if canonical:
+                kept = [s for s in buckets if kind(s)[1]]
                 # A source sharing no finite bound with the canonical set (TGI's 1.5^k bounds) would be left with
                 # +Inf alone and lose every quantile: its own bounds pass through instead.
-                if any(not math.isinf(float(s.labels["le"])) for s in kept):
+                if any(not math.isinf(kind(s)[0]) for s in kept):
                     buckets = kept
             out.extend(buckets)
             out.extend(s for s in group if not s.name.endswith("_bucket"))
         return out
 
 
-def _untyped_base(family: Family, source: str) -> tuple[Family, str]:
-    """A headerless `x_bucket`/`x_sum`/`x_count`/`x_total` sample group, regrouped under its base name `x`."""
+def _untyped_base(name: str, source: str) -> tuple[str, str]:
+    """(table name, family name) of a headerless `x_bucket`/`x_sum`/`x_count`/`x_total` group: its base `x`."""
     for suffix in ("_bucket", "_sum", "_count", "_total"):
-        if source.endswith(suffix) and family.name.endswith(suffix):
-            return Family(family.name[: -len(suffix)], "unknown", family.help, family.samples), source[: -len(suffix)]
-    return family, source
+        if source.endswith(suffix) and name.endswith(suffix):
+            return source[: -len(suffix)], name[: -len(suffix)]
+    return source, name
 
 
 def _lowest_ranks(samples: list[Sample], replicas: tuple[str, ...]) -> list[Sample]:

@@ -2,6 +2,10 @@
 
 Strict where a half-read or foreign body would otherwise be re-exported: a body without its final newline,
 a malformed line or a duplicate series is a ParseError naming the line. NaN and ±Inf are legal values.
+Everything prometheus_client's parser rejects is rejected here too (tests/test_parse_fuzz.py pins it).
+
+Fast because a poll's series are the previous poll's series with new values: the text before a sample's value
+is parsed once, remembered, and later lines that repeat it only have their value read.
 """
 
 from __future__ import annotations
@@ -10,9 +14,15 @@ import re
 
 from exporter.family import Family, Sample
 
-_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+(-?[0-9]+))?[ \t]*")
-_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(?:,|$)')
+_PAIR = r'[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*'
+# A whole sample line: name, optional label list (each pair checked here), value, optional integer timestamp.
+_SAMPLE = re.compile(rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_PAIR}(?:,{_PAIR})*(?:,[ \t]*)?|[ \t]*))\}})?"
+                     r"[ \t]+(\S+)(?:[ \t]+(-?[0-9]+))?")
+_LOOSE_SAMPLE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{(.*)\}[ \t]+\S+.*")  # only to name what is wrong
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"')
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _ESCAPE = re.compile(r"\\(.)")
+_HELP_ESCAPE = re.compile(r"\\([\\n])")
 _UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
 _SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -22,6 +32,12 @@ _SUFFIXES = {
     "info": ("_info",),
 }
 _TYPES = {"counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "untyped", "unknown", "stateset"}
+
+# Series text (all of a sample line before " value") -> (sample name, labels, series identity). Bounded: past the
+# limit it starts over, which costs one slow parse per series and never a wrong result.
+_SERIES_LIMIT = 50_000
+_series: dict[str, tuple[str, dict[str, str], tuple[str, frozenset[tuple[str, str]]]]] = {}
+_headers: dict[str, tuple[str, str, str] | None] = {}  # comment line -> what _header read from it
 
 
 class ParseError(ValueError):
@@ -38,33 +54,81 @@ def _unescape(match: re.Match[str]) -> str:
 
 
 def _labels(body: str, line_no: int) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    position = 0
-    for match in _LABEL.finditer(body):
-        if match.start() != position:
-            break
-        name, value = match.group(1), match.group(2)
-        if name in labels:
-            raise ParseError(line_no, f"label {name!r} appears twice")
-        labels[name] = _ESCAPE.sub(_unescape, value) if "\\" in value else value
-        position = match.end()
-    if body[position:].strip():
-        raise ParseError(line_no, f"malformed labels {{{body}}}")
+    # _SAMPLE has checked the list as a whole, so its pairs are exactly what findall finds, in order.
+    pairs = _LABEL.findall(body)
+    labels = dict(pairs)
+    if len(labels) != len(pairs):
+        twice = next(name for index, (name, _) in enumerate(pairs) if name in dict(pairs[:index]))
+        raise ParseError(line_no, f"label {twice!r} appears twice")
+    if "__" in body or "\\" in body:  # rare enough to look at each pair only then
+        for name, value in pairs:
+            if name.startswith("__"):
+                raise ParseError(line_no, f"label name {name!r} is reserved")
+            if "\\" in value:
+                labels[name] = _ESCAPE.sub(_unescape, value)
     return labels
 
 
 def _value(text: str, line_no: int) -> float:
+    # float() also reads "1_000"; the exposition format (and prometheus_client) does not.
     try:
-        return float(text)
+        if "_" not in text:
+            return float(text)
     except ValueError:
-        raise ParseError(line_no, f"value {text!r} is not a number") from None
+        pass
+    raise ParseError(line_no, f"value {text!r} is not a number")
 
 
-def _belongs(sample_name: str, family: Family) -> bool:
-    if sample_name == family.name:
-        return True
-    suffix = sample_name[len(family.name):] if sample_name.startswith(family.name) else ""
-    return suffix in _SUFFIXES.get(family.type, ())
+def _sample_line(line: str, line_no: int) -> tuple[str, dict[str, str], tuple[str, frozenset[tuple[str, str]]], float]:
+    """(name, labels, series identity, value) of a sample line, remembering its series text when it is plain."""
+    stripped = line.strip()
+    match = _SAMPLE.fullmatch(stripped)
+    if match is None:
+        loose = _LOOSE_SAMPLE.fullmatch(stripped)
+        if loose is not None:
+            raise ParseError(line_no, f"malformed labels {{{loose.group(1)[:80]}}}")
+        raise ParseError(line_no, f"not a sample line: {stripped[:80]!r}")
+    name, label_body, value_text, timestamp = match.groups()
+    labels = _labels(label_body, line_no) if label_body else {}
+    value = _value(value_text, line_no)
+    identity = (name, frozenset(labels.items()))
+    series_end = match.end(2) + 1 if label_body is not None else match.end(1)
+    # Only "series value" exactly, so a later line with the same series text is this line with another value.
+    if stripped is line and match.start(3) == series_end + 1 and timestamp is None and line[series_end] == " ":
+        if len(_series) >= _SERIES_LIMIT:
+            _series.clear()
+        _series[line[:series_end]] = (name, labels, identity)
+    return name, dict(labels), identity, value
+
+
+def _header(line: str, line_no: int) -> tuple[str, str, str] | None:
+    """(HELP or TYPE, family name, help text or type) of a comment line; None for any other comment."""
+    known = _headers.get(line)
+    if known is not None or line in _headers:
+        return known
+    parts = line.split(None, 3)
+    header = None
+    if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+        keyword, name = parts[1], parts[2]
+        if _METRIC_NAME.fullmatch(name) is None:
+            raise ParseError(line_no, f"invalid metric name {name!r}")
+        if keyword == "TYPE":
+            kind = parts[3].strip() if len(parts) > 3 else ""
+            if kind not in _TYPES:
+                raise ParseError(line_no, f"unknown metric type {kind!r} for {name}")
+            header = (keyword, name, "unknown" if kind == "untyped" else kind)
+        else:
+            text = parts[3] if len(parts) > 3 else ""
+            header = (keyword, name, _HELP_ESCAPE.sub(_unescape, text) if "\\" in text else text)
+    if len(_headers) >= _SERIES_LIMIT:
+        _headers.clear()
+    _headers[line] = header
+    return header
+
+
+def _members(name: str, kind: str) -> tuple[str, ...]:
+    """The sample names a family of this name and type may have."""
+    return (name, *(name + suffix for suffix in _SUFFIXES.get(kind, ())))
 
 
 def parse(text: str) -> list[Family]:
@@ -74,42 +138,50 @@ def parse(text: str) -> list[Family]:
     families: list[Family] = []
     by_name: dict[str, Family] = {}
     current: Family | None = None
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    members: tuple[str, ...] = ()  # the sample names of the current family
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    series = _series
     for line_no, line in enumerate(text.split("\n"), 1):
-        if not line or line.isspace():
+        if not line:
             continue
-        if line[0] == "#":
-            parts = line.split(None, 3)
-            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
-                name = parts[2]
+        head, _, value_text = line.rpartition(" ")
+        known = series.get(head)
+        # isprintable(): no whitespace of any kind around the number, as a freshly parsed line would demand.
+        if known is not None and "_" not in value_text and value_text.isprintable():
+            name, labels, identity = known
+            labels = labels.copy()
+            try:
+                value = float(value_text)
+            except ValueError:
+                name, labels, identity, value = _sample_line(line, line_no)
+        elif line.isspace():
+            continue
+        elif line.lstrip()[0] == "#":
+            header = _header(line, line_no)
+            if header is not None:
+                keyword, name, detail = header
                 family = by_name.get(name)
                 if family is None:
-                    family = Family(name, "unknown")
-                    by_name[name] = family
+                    family = by_name[name] = Family(name, "unknown")
                     families.append(family)
-                if parts[1] == "TYPE":
-                    kind = parts[3].strip() if len(parts) > 3 else ""
-                    if kind not in _TYPES:
-                        raise ParseError(line_no, f"unknown metric type {kind!r} for {name}")
-                    family.type = "unknown" if kind == "untyped" else kind
+                if keyword == "TYPE":
+                    family.type = detail
                 else:
-                    family.help = parts[3] if len(parts) > 3 else ""
+                    family.help = detail
                 current = family
+                members = _members(name, family.type)
             continue
-        match = _SAMPLE.fullmatch(line)
-        if match is None:
-            raise ParseError(line_no, f"not a sample line: {line[:80]!r}")
-        name, label_body, value_text = match.group(1), match.group(2), match.group(3)
-        labels = _labels(label_body, line_no) if label_body else {}
-        key = (name, tuple(sorted(labels.items())))
-        if key in seen:
-            raise ParseError(line_no, f"duplicate series {name}{{{label_body or ''}}}")
-        seen.add(key)
-        if current is None or not _belongs(name, current):
+        else:
+            name, labels, identity, value = _sample_line(line, line_no)
+        if identity in seen:
+            shown = ",".join(f'{key}="{text}"' for key, text in labels.items())
+            raise ParseError(line_no, f"duplicate series {name}{{{shown}}}")
+        seen.add(identity)
+        if name not in members:
             current = by_name.get(name)
             if current is None:
-                current = Family(name, "unknown")
-                by_name[name] = current
+                current = by_name[name] = Family(name, "unknown")
                 families.append(current)
-        current.samples.append(Sample(name, labels, _value(value_text, line_no)))
+            members = _members(name, current.type)
+        current.samples.append(Sample(name, labels, value))  # type: ignore[union-attr]
     return families

@@ -67,6 +67,11 @@ ENGINE_SPECS = (
          "Prompt length per request (engine's own bounds: they depend on the deployment)."),
     Spec("llm_request_generation_tokens", "histogram", "tokens",
          "Generated tokens per request (engine's own bounds: they depend on the deployment)."),
+    Spec("llm_request_duration_seconds_total", "counter", "seconds",
+         "Summed end-to-end time of finished requests, for engines without a latency histogram (mean = rate of this "
+         "over rate(llm_requests_finished_total))."),
+    Spec("llm_request_queue_time_seconds_total", "counter", "seconds",
+         "Summed queue time of finished requests, for engines without a queue-time histogram."),
     Spec("llm_requests_waiting", "gauge", "requests", "Requests queued and not yet scheduled."),
     Spec("llm_requests_running", "gauge", "requests", "Requests in the running batch."),
     Spec("llm_kv_cache_usage_ratio", "gauge", "ratio", "Fraction of the KV cache in use (0-1)."),

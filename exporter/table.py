@@ -41,7 +41,6 @@ class Engine:
     prefixes: tuple[str, ...]  # longest first is not required: the normalizer tries the longest match
     rows: tuple[Row, ...]
     labels: tuple[tuple[str, str], ...] = ()  # engine label -> unified label (e.g. model_name -> model)
-    keep_only: tuple[tuple[str, str], ...] = ()  # drop series whose label has another value (absent is kept)
     ignored: tuple[str, ...] = ()  # families deliberately unmapped; a trailing * matches a name prefix
     replicas: tuple[str, ...] = ()  # labels of ranks reporting the same numbers: only the lowest rank is kept
     model_scope: str = ""  # a source family; when present, other families keep only the models it names

@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 step() { echo "[test.sh +$((SECONDS - started))s] $*"; }
 
+cache=${LLM_EXPORTER_CACHE:-$HOME/.cache/llm-exporter}
+mkdir -p "$cache"
+# llama-server takes ~10 minutes to build on 2 cores: build it while the other installs run.
+step "building llama-server in the background (log: $cache/build-llamacpp.log)"
+bash scripts/build-llamacpp.sh > "$cache/build-llamacpp.log" 2>&1 &
+build_pid=$!
+
 step "installing llm-exporter with its test extras"
 python3 -m pip install -q -e '.[test]'
 if [ -f scripts/install-test-deps.sh ]; then
@@ -15,6 +22,9 @@ elif ! command -v promtool >/dev/null; then
   step "installing Debian's prometheus (promtool)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null
 fi
+step "waiting for the llama-server build"
+wait "$build_pid" || { tail -50 "$cache/build-llamacpp.log"; exit 1; }
+tail -1 "$cache/build-llamacpp.log"
 step "ruff"
 python3 -m ruff check exporter tests scripts bench
 step "pytest"

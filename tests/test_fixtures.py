@@ -20,6 +20,13 @@ EXPECTED_ENGINE = {
     "sglang-0.5.3-aibrix-issue1614-dp-partial": "sglang",
     "sglang-0.5.8-dynamo-metrics-example": "sglang",
     "tgi-3.3.5-datadog-fixture": "tgi",
+    "llamacpp-2025-06-pr13196-partial": "llamacpp",
+    "llamacpp-b11434-cpu-live": "llamacpp",
+    "llamacpp-b11434-cpu-live-burst": "llamacpp",
+    "triton-2.71-trtllm-synthetic": "triton",  # synthetic: no real Triton + TensorRT-LLM capture exists (engines.md §9)
+    "triton-trtllm-0.18.2-readme-example-partial": "triton",
+    "trtllm-dynamo-ce30a76-metrics-example": "trtllm",
+    "dynamo-frontend-metrics-example": "dynamo",
     "vllm-0.10.0-pr22227-dp-partial": "vllm",
     "vllm-0.32.0-cpu-live": "vllm",
     "vllm-0.8.0-production-stack-issue318-partial": "vllm",
@@ -74,6 +81,12 @@ UNCAPTURED = {
     },
     "tgi": {
         "batch_max_total_tokens",  # ≥ 2.3.0 but absent from the 3.3.5 capture (engines.md §3)
+    },
+    "llamacpp": {
+        "kv_cache_usage_ratio",  # removed 2025-06 (#13660); every capture is newer (engines.md §4)
+    },
+    "triton": {
+        "inference_first_response_histogram_ms",  # opt-in; in no capture: test_engines_more builds one
     },
 }
 

@@ -1,9 +1,10 @@
 """SGLang 0.3 → 0.5.23 (`sglang:` and pipeline-rewritten `sglang_`), read from the SGLang wheels (engines.md §2).
 
-Per-rank series: only attention-TP rank 0 logs by default, so series of other TP ranks are dropped; dp_rank is
-kept. With priority scheduling the queue gauges carry the total at priority="" beside per-priority series:
-only the total is taken. SGLang's own engine_type (unified | prefill | decode) becomes disaggregation_mode.
-The prefix-cache counters are derived: hits = cached_tokens_total, queries = prompt_tokens_total.
+Per-rank series: ranks that report the same numbers (--enable-metrics-for-all-schedulers) collapse to the
+lowest tp_rank; DP-attention ranks, which differ in dp_rank, each count once. With priority scheduling the
+queue gauges carry the total at priority="" beside per-priority series: only the total is taken. SGLang's own
+engine_type (unified | prefill | decode) becomes disaggregation_mode. The prefix-cache counters are derived:
+hits = cached_tokens_total, queries = prompt_tokens_total.
 """
 
 from exporter.table import Engine, InfoEndpoint, Row
@@ -15,7 +16,7 @@ ENGINE = Engine(
     prefixes=("sglang:", "sglang_"),
     labels=(("model_name", "model"), ("name", "model"), ("engine_type", "disaggregation_mode"),
             ("cache_source", "source")),
-    keep_only=(("tp_rank", "0"),),
+    replicas=("tp_rank",),
     rows=(
         Row("num_queue_reqs", "llm_requests_waiting", match=_TOTAL_ONLY),
         Row("num_running_reqs", "llm_requests_running", match=_TOTAL_ONLY),

@@ -1,0 +1,36 @@
+"""llama.cpp `llama-server` (2024-02 → build b11434, 2026-11), read from the upstream server sources (engines.md §4).
+
+Metrics exist only with `--metrics`; every family is unlabelled, so the model comes from /v1/models (the alias,
+else the GGUF path) and the version from /props. `prompt_tokens_total` excludes prompt tokens reused from the
+cache; builds from 2026-10 count those in `prompt_tokens_cached_total`, and the two rows that map both onto
+`llm_prompt_tokens_total` are summed, so the unified counter includes cached tokens as for every other engine.
+Values are printed with 6 significant digits, so counters above 10^6 move in steps.
+"""
+
+from exporter.table import Engine, InfoEndpoint, Row
+
+ENGINE = Engine(
+    engine_type="llamacpp",
+    prefixes=("llamacpp:", "llamacpp_"),
+    rows=(
+        Row("requests_deferred", "llm_requests_waiting", note="requests waiting for a free slot"),
+        Row("requests_processing", "llm_requests_running", note="busy slots"),
+        Row("kv_cache_usage_ratio", "llm_kv_cache_usage_ratio", note="used cells / n_ctx; removed 2025-06 (#13660)"),
+        Row("prompt_tokens_cached", "llm_prefix_cache_hits_tokens_total", note="≥ 2026-10"),
+        Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="+ cached below: every prompt token"),
+        Row("prompt_tokens_cached", "llm_prefix_cache_queries_tokens_total", note="≥ 2026-10"),
+        Row("prompt_tokens", "llm_prompt_tokens_total", note="excludes cached tokens"),
+        Row("prompt_tokens_cached", "llm_prompt_tokens_total", note="≥ 2026-10; before, cached tokens are uncounted"),
+        Row("tokens_predicted", "llm_generation_tokens_total"),
+    ),
+    ignored=(
+        "prompt_seconds", "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet
+        "prompt_tokens_seconds", "predicted_tokens_seconds",  # throughput gauges reset by whoever scrapes
+        "n_decode", "n_busy_slots_per_decode", "n_tokens_max", "kv_cache_tokens",
+        "spec_decode_*",
+    ),
+    info=(
+        InfoEndpoint("/v1/models", (("model", "data.0.id"),)),
+        InfoEndpoint("/props", (("version", "build_info"),)),
+    ),
+)
