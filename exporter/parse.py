@@ -94,7 +94,8 @@ def _sample_line(line: str, line_no: int) -> tuple[str, dict[str, str], tuple[st
     identity = (name, frozenset(labels.items()))
     series_end = match.end(2) + 1 if label_body is not None else match.end(1)
     # Only "series value" exactly, so a later line with the same series text is this line with another value.
-    if stripped is line and match.start(3) == series_end + 1 and timestamp is None and line[series_end] == " ":
+    plain = len(stripped) == len(line) and timestamp is None
+    if plain and match.start(3) == series_end + 1 and line[series_end] == " ":
         if len(_series) >= _SERIES_LIMIT:
             _series.clear()
         _series[line[:series_end]] = (name, labels, identity)

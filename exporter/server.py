@@ -36,6 +36,10 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
 
     class Handler(BaseHTTPRequestHandler):
         server_version = f"llm-exporter/{__version__}"
+        protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection between scrapes
+        wbufsize = -1  # headers and body leave in one write, flushed at the end of each response
+        disable_nagle_algorithm = True
+        timeout = 120  # an idle keep-alive connection gives its thread back after this
 
         def _authorized(self) -> bool:
             # Liveness and readiness say nothing secret, and container health checks and kubelet probes
