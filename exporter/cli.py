@@ -211,20 +211,27 @@ def probe(argv: Sequence[str]) -> int:
 
 
 def generate(argv: Sequence[str]) -> int:
-    """Write the generated artifacts (dashboards, alerts, docs) from the schema."""
-    from exporter.generate import GENERATORS
+    """Write the generated artifacts (docs, dashboards, alerts, Kubernetes objects) from the schema."""
+    from exporter.generate import GENERATORS, REPO
+    from exporter.generate.alerts_settings import SettingsError
 
     parser = argparse.ArgumentParser(prog="llm-exporter generate",
                                      description="Write artifacts generated from exporter/schema.py.")
     parser.add_argument("what", choices=(*GENERATORS, "all"))
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=Path, default=REPO,
                         help="repository root to write under (default: this checkout)")
+    parser.add_argument("--settings", type=Path, default=None, metavar="PATH",
+                        help="alert settings YAML (thresholds, windows, selectors); the defaults and the reason "
+                             "for each are in alerts/llm-exporter.settings.yaml")
     args = parser.parse_args(argv)
     names = list(GENERATORS) if args.what == "all" else [args.what]
     for name in names:
         started = time.monotonic()
-        default_dir, write = GENERATORS[name]
-        paths = write(args.out or default_dir)
+        try:
+            paths = GENERATORS[name](args.out, args.settings)
+        except SettingsError as error:
+            print(error, file=sys.stderr)
+            return 1
         print(f"generate {name}: wrote {len(paths)} file(s) in {time.monotonic() - started:.1f}s")
     return 0
 

@@ -186,15 +186,20 @@ def _target(reader: YamlReader, node: yaml.Node, path: str, defaults: dict[str, 
     return replace(target, name=target.name or default_name(target.url))
 
 
-def load(text: str, source: str) -> Config:
-    """A Config from YAML text; source names the file in every problem."""
-    reader = YamlReader(source)
+def compose(text: str, source: str) -> yaml.Node | None:
+    """The YAML node tree of text (None when empty); invalid YAML is a ConfigError naming the line."""
     try:
-        root = yaml.compose(text)
+        return yaml.compose(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"{mark.line + 1}" if mark else "1"
         raise ConfigError([f"{source}:{line}: not valid YAML: {getattr(error, 'problem', error)}"]) from None
+
+
+def load(text: str, source: str) -> Config:
+    """A Config from YAML text; source names the file in every problem."""
+    reader = YamlReader(source)
+    root = compose(text, source)
     if root is None:
         return Config(source=source)
     top = reader.mapping(root, "", ("defaults", "targets", "gpu"))
@@ -251,7 +256,8 @@ def from_flags(urls: list[str], interval: float | None, engine_type: str, model:
             continue
         target = TargetConfig(url=full, name=default_name(full), engine_type=engine_type, model=model)
         if interval is not None:
-            target = replace(target, interval=interval, timeout=min(target.timeout, interval * 0.8))
+            # A busy engine may take most of a short interval to answer; give it all of it, as Prometheus allows.
+            target = replace(target, interval=interval, timeout=min(target.timeout, interval))
         targets.append(target)
     if problems:
         raise ConfigError(problems)

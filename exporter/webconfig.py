@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import bcrypt
 import yaml
 
-from exporter.config import ConfigError, YamlReader
+from exporter.config import ConfigError, YamlReader, compose
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
                      "RequireAndVerifyClientCert")
@@ -49,11 +49,7 @@ class WebConfig:
 def load(text: str, source: str) -> WebConfig:
     """A WebConfig from YAML text; raises ConfigError listing every problem."""
     reader = YamlReader(source)
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ConfigError([f"{source}:{mark.line + 1 if mark else 1}: not valid YAML"]) from None
+    root = compose(text, source)
     if root is None:
         return WebConfig()
     top = reader.mapping(root, "", ("tls_server_config", "basic_auth_users", "http_server_config"))

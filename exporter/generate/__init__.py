@@ -1,4 +1,4 @@
-"""Artifacts generated from the schema; GENERATORS maps a name to (default output root, writer)."""
+"""Artifacts generated from the schema; GENERATORS maps a name to its writer, which writes under a repository root."""
 
 from __future__ import annotations
 
@@ -7,20 +7,37 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# writer(root, alert settings file or None) -> the files written
+Writer = Callable[[Path, Path | None], list[Path]]
 
-def _docs(root: Path) -> list[Path]:
+
+def _docs(root: Path, settings: Path | None) -> list[Path]:
     from exporter.generate.docs import write
 
     return write(root)
 
 
-def _dashboards(root: Path) -> list[Path]:
+def _dashboards(root: Path, settings: Path | None) -> list[Path]:
     from exporter.generate.dashboards import write, write_configmaps
 
     return write(root / "dashboards") + write_configmaps(root / "deploy" / "kubernetes" / "dashboards")
 
 
-GENERATORS: dict[str, tuple[Path, Callable[[Path], list[Path]]]] = {
-    "docs": (REPO, _docs),
-    "dashboards": (REPO, _dashboards),
+def _alerts(root: Path, settings: Path | None) -> list[Path]:
+    from exporter.generate.alerts import write
+
+    return write(root / "alerts", settings)
+
+
+def _kubernetes(root: Path, settings: Path | None) -> list[Path]:
+    from exporter.generate.kubernetes import write
+
+    return write(root / "deploy" / "kubernetes")
+
+
+GENERATORS: dict[str, Writer] = {
+    "docs": _docs,
+    "dashboards": _dashboards,
+    "alerts": _alerts,
+    "kubernetes": _kubernetes,  # after alerts and dashboards: it embeds their output
 }

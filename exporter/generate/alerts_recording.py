@@ -1,0 +1,138 @@
+"""Recording rules: the dashboards' hot paths and the SLO error ratios, named level:metric:operations."""
+
+from __future__ import annotations
+
+import re
+
+from exporter.generate.alerts_promql import by, le_matcher, model_labels, sample, selector
+from exporter.generate.alerts_rule import Group, Rule, record
+from exporter.generate.alerts_settings import Settings
+
+# Histograms the dashboards draw quantiles and means of.
+QUANTILE_HISTOGRAMS = (
+    "gen_ai_server_time_to_first_token_seconds",
+    "gen_ai_server_time_per_output_token_seconds",
+    "gen_ai_server_request_duration_seconds",
+    "llm_inter_token_latency_seconds",
+    "llm_request_queue_time_seconds",
+)
+# Counters the dashboards show as rates per model.
+RATE_COUNTERS = (
+    "llm_generation_tokens_total",
+    "llm_prompt_tokens_total",
+    "llm_prefix_cache_hits_tokens_total",
+    "llm_prefix_cache_queries_tokens_total",
+    "llm_preemptions_total",
+)
+# Gauges the dashboards sum per model.
+SUMMED_GAUGES = ("llm_requests_waiting", "llm_requests_running")
+
+SLO_SLIS = ("ttft", "tpot", "errors")
+
+_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def rate_name(level: str, counter: str, window: str) -> str:
+    """Recorded name of a counter's rate: `_total` stripped, as the naming practice asks."""
+    return f"{level}:{counter.removesuffix('_total')}:rate{window}"
+
+
+def hit_ratio_name(window: str) -> str:
+    """Recorded name of the model's prefix-cache hit ratio over window."""
+    return f"model:llm_prefix_cache_hits_per_queries:ratio_rate{window}"
+
+
+def slo_name(sli: str, window: str) -> str:
+    """Recorded name of an SLI's error ratio over window."""
+    metric = {"ttft": "llm_ttft_slo_errors", "tpot": "llm_tpot_slo_errors", "errors": "llm_request_errors"}[sli]
+    return f"model:{metric}:ratio_rate{window}"
+
+
+def _rate(settings: Settings, counter: str, window: str, *matchers: str, extra: tuple[str, ...] = ()) -> str:
+    labels = [*model_labels(settings.aggregation), *extra]
+    return f"sum {by(labels)} (rate({selector(sample(counter), settings.selectors.engine, *matchers)}[{window}]))"
+
+
+def _hot_paths(settings: Settings) -> list[Rule]:
+    window = settings.aggregation.rate_window
+    model = model_labels(settings.aggregation)
+    rules = [record(rate_name("model", c, window), _rate(settings, c, window)) for c in RATE_COUNTERS]
+    rules.append(
+        record(
+            f"model_finish_reason:llm_requests_finished:rate{window}",
+            _rate(settings, "llm_requests_finished_total", window, extra=("finish_reason",)),
+        )
+    )
+    for histogram in QUANTILE_HISTOGRAMS:
+        rules.append(
+            record(
+                f"model_le:{histogram}_bucket:rate{window}",
+                _rate(settings, f"{histogram}_bucket", window, extra=("le",)),
+            )
+        )
+        rules += [
+            record(f"model:{histogram}_{part}:rate{window}", _rate(settings, f"{histogram}_{part}", window))
+            for part in ("sum", "count")
+        ]
+    rules += [
+        record(f"model:{gauge}:sum", f"sum {by(model)} ({selector(sample(gauge), settings.selectors.engine)})")
+        for gauge in SUMMED_GAUGES
+    ]
+    rules.append(
+        record(
+            "model:llm_kv_cache_usage_ratio:max",
+            f"max {by(model)} ({selector(sample('llm_kv_cache_usage_ratio'), settings.selectors.engine)})",
+        )
+    )
+    return rules
+
+
+def _prefix_cache(settings: Settings) -> list[Rule]:
+    """Hit ratio over the collapse window, kept only where there was traffic (0/0 would poison baselines)."""
+    window = settings.prefix_cache.window
+    queries = _rate(settings, "llm_prefix_cache_queries_tokens_total", window)
+    ratio = f"{_rate(settings, 'llm_prefix_cache_hits_tokens_total', window)}\n/\n({queries} > 0)"
+    rules = [record(hit_ratio_name(window), ratio)]
+    if window != settings.aggregation.rate_window:
+        rules.append(record(rate_name("model", "llm_prefix_cache_queries_tokens_total", window), queries))
+    return rules
+
+
+def slo_windows(settings: Settings) -> list[str]:
+    """Every window a burn-rate alert reads, shortest first."""
+    windows = {w for bw in settings.slo.burn_windows for w in (bw.long, bw.short)}
+    return sorted(windows, key=_seconds)
+
+
+def _seconds(duration: str) -> float:
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
+
+
+def _slo_expr(settings: Settings, sli: str, window: str) -> str:
+    slo = settings.slo
+    if sli == "errors":
+        finished = "llm_requests_finished_total"
+        errors = _rate(settings, finished, window, f'finish_reason=~"{"|".join(slo.error_finish_reasons)}"')
+        total = _rate(settings, finished, window)
+        # Error series may be created on the first error only: count models with traffic and no errors as 0.
+        return f"(\n  {errors}\n  or\n  {total} * 0\n)\n/\n({total} > 0)"
+    histogram, bound = {
+        "ttft": ("gen_ai_server_time_to_first_token_seconds", slo.ttft_seconds),
+        "tpot": ("gen_ai_server_time_per_output_token_seconds", slo.tpot_seconds),
+    }[sli]
+    good = _rate(settings, f"{histogram}_bucket", window, le_matcher(bound))
+    total = _rate(settings, f"{histogram}_count", window)
+    return f"1 - (\n  {good}\n  /\n  ({total} > 0)\n)"
+
+
+def groups(settings: Settings) -> list[Group]:
+    """The recording-rule groups."""
+    interval = settings.output.evaluation_interval
+    slo_rules = [
+        record(slo_name(sli, w), _slo_expr(settings, sli, w)) for sli in SLO_SLIS for w in slo_windows(settings)
+    ]
+    return [
+        Group("llm-exporter-recording", _hot_paths(settings) + _prefix_cache(settings), interval),
+        Group("llm-exporter-slo-recording", slo_rules, interval),
+    ]

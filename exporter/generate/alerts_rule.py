@@ -1,0 +1,79 @@
+"""Rule and group records of the generated rule files, and the alert constructor that adds the conventions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.generate.alerts_settings import Output
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One recording or alerting rule."""
+
+    expr: str
+    record: str = ""
+    alert: str = ""
+    for_: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as Prometheus' rule-file mapping, keys in the conventional order."""
+        out: dict[str, Any] = {"record": self.record} if self.record else {"alert": self.alert}
+        out["expr"] = self.expr
+        if self.for_ and self.for_ not in ("0", "0s"):
+            out["for"] = self.for_
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named rule group."""
+
+    name: str
+    rules: list[Rule]
+    interval: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The group as Prometheus' rule-file mapping."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.interval:
+            out["interval"] = self.interval
+        out["rules"] = [rule.as_dict() for rule in self.rules]
+        return out
+
+
+def record(name: str, expr: str) -> Rule:
+    """A recording rule."""
+    return Rule(expr=expr, record=name)
+
+
+def make_alert(
+    output: Output,
+    name: str,
+    expr: str,
+    *,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+    labels: dict[str, str] | None = None,
+) -> Rule:
+    """An alert with severity, the site's extra labels, summary, description and its runbook link."""
+    return Rule(
+        expr=expr,
+        alert=name,
+        for_=for_,
+        labels={"severity": severity, **(labels or {}), **output.alert_labels},
+        annotations={
+            "summary": summary,
+            "description": description,
+            "runbook_url": output.runbook_url.format(anchor=name.lower()),
+        },
+    )

@@ -1,0 +1,371 @@
+"""Settings of the generated rules: selectors, thresholds and windows, each with why one would change it.
+
+The defaults live here as data; `alerts/llm-exporter.settings.yaml` is written from them (comments included),
+and a user's YAML file overrides any subset. Unknown keys and wrong types are reported all at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
+
+
+def why(default: Any, reason: str) -> Any:
+    """A dataclass field whose default comes with the reason one would change it."""
+    if isinstance(default, (list, dict, tuple)):
+        return field(default_factory=lambda: type(default)(default), metadata={"why": reason})
+    return field(default=default, metadata={"why": reason})
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """Label matchers inserted between the braces of every selector."""
+
+    exporter: str = why(
+        'job="llm-exporter"',
+        "Matchers for `up` of the scrape job that collects the exporters; "
+        "set it to your ServiceMonitor/PodMonitor job name.",
+    )
+    engine: str = why(
+        'job="llm-exporter"',
+        "Matchers added to every engine and exporter self-metric selector; narrow it to one environment or team.",
+    )
+    gpu: str = why(
+        'job="llm-exporter"',
+        "Matchers added to every GPU selector; point it at a GPU DaemonSet job if "
+        "GPUs are collected there instead of in the sidecar.",
+    )
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """Which labels the recording rules and alerts keep."""
+
+    fleet_labels: list[str] = why(
+        ["namespace"],
+        "Labels above a model that must not be summed away; add `cluster` "
+        "when one Prometheus/Thanos sees several clusters.",
+    )
+    instance_labels: list[str] = why(
+        ["job", "instance", "pod"],
+        "Labels that identify one exporter; add `container` if several exporters share a pod.",
+    )
+    rate_window: str = why(
+        "5m",
+        "Window of the dashboard rate recording rules; keep it at least 4 scrape "
+        "intervals, longer for smoother panels.",
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """How the rule files are labelled and linked."""
+
+    evaluation_interval: str = why(
+        "",
+        "Group evaluation interval; empty uses Prometheus' global one. Shorten it "
+        "for faster alerts at the cost of more rule evaluations.",
+    )
+    runbook_url: str = why(
+        "https://github.com/llm-exporter/llm-exporter/blob/main/docs/runbooks.md#{anchor}",
+        "Where runbook_url points ({anchor} is the lower-cased alert name); point it at your "
+        "own copy to add site-specific steps.",
+    )
+    alert_labels: dict[str, str] = why(
+        {}, "Labels added to every alert, e.g. `team: inference` for Alertmanager routing."
+    )
+    prometheus_rule_name: str = why("llm-exporter", "metadata.name of the PrometheusRule object.")
+    prometheus_rule_labels: dict[str, str] = why(
+        {"app.kubernetes.io/name": "llm-exporter"},
+        "Labels on the PrometheusRule; add the one your Prometheus' "
+        "ruleSelector matches (kube-prometheus-stack: `release: <name>`).",
+    )
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Exporter down, engine down, engine stalled."""
+
+    exporter_down_for: str = why(
+        "2m", "How long the exporter's scrape may fail before paging; longer tolerates rolling restarts."
+    )
+    engine_down_for: str = why(
+        "2m",
+        "How long the engine's /metrics may fail before paging; raise it if model "
+        "loading after a restart takes longer.",
+    )
+    stalled_window: str = why(
+        "5m",
+        "Window over which no generated token with requests present means stalled; "
+        "raise it for models with very long prefills.",
+    )
+    stalled_for: str = why("5m", "How long the stall must last before paging.")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Queue pressure: many requests waiting and waiting long."""
+
+    waiting: float = why(
+        50,
+        "Mean waiting requests over the window (TGI's guide and llm-d use 50); lower it for "
+        "small batch sizes, raise it for engines that batch hundreds.",
+    )
+    queue_time_seconds: float = why(
+        5.0, "Queue-time quantile above which waiting hurts users; set it from your TTFT objective."
+    )
+    queue_time_quantile: float = why(0.9, "Which queue-time quantile is compared.")
+    window: str = why("10m", "Averaging window for waiting requests and queue time.")
+    for_: str = why("10m", "How long the pressure must last.")
+
+
+@dataclass(frozen=True)
+class KVCache:
+    """KV-cache saturation, alerted only when it has consequences (a queue or preemptions)."""
+
+    usage_ratio: float = why(
+        0.95,
+        "KV usage counted as saturated; near 100 % is normal under load, so the alert "
+        "also needs waiting requests or preemptions.",
+    )
+    window: str = why("10m", "Window for peak KV usage and the preemption rate.")
+    for_: str = why("10m", "How long saturation with consequences must last.")
+
+
+@dataclass(frozen=True)
+class Preemption:
+    """Preemption storm: the scheduler evicting a large share of the work."""
+
+    ratio: float = why(
+        0.1, "Preemptions per finished request; raise it for workloads that oversubscribe the KV cache on purpose."
+    )
+    min_rate: float = why(0.05, "Preemptions per second below which no alert fires (guards idle engines).")
+    window: str = why("5m", "Rate window.")
+    for_: str = why("10m", "How long the storm must last.")
+
+
+@dataclass(frozen=True)
+class PrefixCache:
+    """Prefix-cache collapse relative to the same model's own recent hit ratio."""
+
+    window: str = why("15m", "Window of the current hit ratio.")
+    baseline_window: str = why(
+        "1d",
+        "How far back the model's own baseline reaches; 1d covers a daily traffic cycle, use 1w for weekly patterns.",
+    )
+    drop_factor: float = why(0.5, "Alert when the current ratio falls below this fraction of the baseline.")
+    min_baseline_ratio: float = why(0.1, "Baselines below this are noise (workloads without shared prefixes).")
+    min_query_tokens_per_second: float = why(
+        50.0,
+        "Prompt tokens per second below which the ratio is not judged (a few requests say nothing about the cache).",
+    )
+    for_: str = why("15m", "How long the collapse must last.")
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One multi-window, multi-burn-rate alert (Google SRE workbook)."""
+
+    severity: str
+    long: str
+    short: str
+    factor: float
+    for_: str
+
+
+_SRE_WINDOWS = [
+    BurnWindow("critical", "1h", "5m", 14.4, "2m"),
+    BurnWindow("critical", "6h", "30m", 6.0, "15m"),
+    BurnWindow("warning", "1d", "2h", 3.0, "1h"),
+    BurnWindow("warning", "3d", "6h", 1.0, "3h"),
+]
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Service-level objectives behind the burn-rate alerts."""
+
+    ttft_seconds: float = why(
+        2.5,
+        "A request is good when its first token came within this; must be a TTFT bucket bound of exporter/schema.py.",
+    )
+    ttft_objective: float = why(0.99, "Share of requests that must be good on TTFT.")
+    tpot_seconds: float = why(
+        0.1, "A request is good when its mean time per output token is within this; must be a TPOT bucket bound."
+    )
+    tpot_objective: float = why(0.99, "Share of requests that must be good on TPOT.")
+    availability_objective: float = why(0.999, "Share of finished requests that must not end in an error.")
+    error_finish_reasons: list[str] = why(
+        ["error"],
+        "finish_reason values counted as errors; add `abort` if client cancellations are your fault (timeouts).",
+    )
+    burn_windows: list[BurnWindow] = why(
+        _SRE_WINDOWS,
+        "Window pairs and burn factors; the defaults page when 2 % of a 30-day budget burns in 1h or 5 % in 6h.",
+    )
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """GPU health alerts, following the driver's meaning of each signal."""
+
+    xid_critical: list[int] = why(
+        [48, 62, 64, 74, 79, 95, 119, 120], "Xid codes that mean the GPU needs a reset, drain or RMA."
+    )
+    xid_warning: list[int] = why([94], "Xid codes worth a ticket (contained errors); any other Xid is info.")
+    error_window: str = why("10m", "Window in which a new Xid or ECC error keeps its alert firing.")
+    slowdown_for: str = why("5m", "How long hardware thermal slowdown or power brake must last.")
+    temperature_margin_celsius: float = why(5.0, "Alert this many degrees below the GPU's own slowdown temperature.")
+    temperature_for: str = why("10m", "How long the GPU must stay near its slowdown temperature.")
+    memory_used_ratio: float = why(
+        0.99, "Device memory share counted as exhausted; engines reserve ~90 % on purpose, so keep this close to 1."
+    )
+    memory_for: str = why("10m", "How long memory must stay exhausted.")
+    missing_lookback: str = why("6h", "How far back the GPU count is compared when detecting a missing GPU.")
+    missing_for: str = why("10m", "How long a GPU must be missing.")
+    collector_for: str = why("10m", "How long the GPU collector may fail before alerting.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the generated recording and alerting rules."""
+
+    selectors: Selectors = field(default_factory=Selectors)
+    aggregation: Aggregation = field(default_factory=Aggregation)
+    output: Output = field(default_factory=Output)
+    availability: Availability = field(default_factory=Availability)
+    queue: Queue = field(default_factory=Queue)
+    kv_cache: KVCache = field(default_factory=KVCache)
+    preemption: Preemption = field(default_factory=Preemption)
+    prefix_cache: PrefixCache = field(default_factory=PrefixCache)
+    slo: Slo = field(default_factory=Slo)
+    gpu: Gpu = field(default_factory=Gpu)
+
+
+class SettingsError(ValueError):
+    """A settings file with one or more problems, one line each."""
+
+
+def _key(f: dataclasses.Field[Any]) -> str:
+    """The YAML key of a field (`for_` is spelled `for`)."""
+    return f.name.rstrip("_")
+
+
+def _check_scalar(value: Any, default: Any, where: str, problems: list[str]) -> Any:
+    if isinstance(default, bool) or isinstance(value, bool):
+        problems.append(f"{where}: booleans are not settings here")
+    elif isinstance(default, float) and isinstance(value, (int, float)):
+        return float(value)
+    elif isinstance(default, int) and isinstance(value, int):
+        return value
+    elif isinstance(default, str) and isinstance(value, str):
+        if (
+            where.endswith(("for", "window", "lookback", "interval", ".long", ".short"))
+            and value
+            and not _DURATION.match(value)
+        ):
+            problems.append(f'{where}: must be a duration like "5m", got {value!r}')
+        return value
+    else:
+        problems.append(f"{where}: must be {type(default).__name__}, got {type(value).__name__}")
+    return default
+
+
+def _merge(cls: type, base: Any, data: Any, where: str, problems: list[str]) -> Any:
+    """base with the values of data applied, type-checked field by field."""
+    if not isinstance(data, dict):
+        problems.append(f"{where or 'settings'}: must be a mapping")
+        return base
+    fields = {_key(f): f for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        here = f"{where}.{key}" if where else str(key)
+        f = fields.get(key)
+        if f is None:
+            problems.append(f"{here}: unknown setting (known: {', '.join(fields)})")
+            continue
+        current = getattr(base, f.name)
+        if dataclasses.is_dataclass(current):
+            changes[f.name] = _merge(type(current), current, value, here, problems)
+        elif f.name == "burn_windows":
+            changes[f.name] = _burn_windows(value, here, problems)
+        elif isinstance(current, list):
+            if not isinstance(value, list):
+                problems.append(f"{here}: must be a list")
+                continue
+            sample = current[0] if current else ""
+            changes[f.name] = [_check_scalar(v, sample, f"{here}[{i}]", problems) for i, v in enumerate(value)]
+        elif isinstance(current, dict):
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                problems.append(f"{here}: must be a mapping of strings")
+                continue
+            changes[f.name] = {str(k): v for k, v in value.items()}
+        else:
+            changes[f.name] = _check_scalar(value, current, here, problems)
+    return dataclasses.replace(base, **changes)
+
+
+def _burn_windows(value: Any, where: str, problems: list[str]) -> list[BurnWindow]:
+    if not isinstance(value, list) or not value:
+        problems.append(f"{where}: must be a non-empty list")
+        return list(_SRE_WINDOWS)
+    template = _SRE_WINDOWS[0]
+    windows = []
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        missing = [_key(f) for f in dataclasses.fields(BurnWindow) if not isinstance(item, dict) or _key(f) not in item]
+        if missing:
+            problems.append(f"{here}: missing {', '.join(missing)}")
+            continue
+        windows.append(_merge(BurnWindow, template, item, here, problems))
+    return windows
+
+
+def load(path: Path | None) -> Settings:
+    """The default settings overridden by a YAML file; SettingsError lists every problem."""
+    if path is None:
+        return Settings()
+    data = yaml.safe_load(path.read_text()) or {}
+    problems: list[str] = []
+    settings = _merge(Settings, Settings(), data, "", problems)
+    if problems:
+        raise SettingsError("\n".join(f"{path}: {problem}" for problem in problems))
+    return settings
+
+
+def _yaml_value(value: Any) -> str:
+    if dataclasses.is_dataclass(value):
+        return (
+            "{"
+            + ", ".join(f"{_key(f)}: {_yaml_value(getattr(value, f.name))}" for f in dataclasses.fields(value))
+            + "}"
+        )
+    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip().removesuffix("...").strip()
+
+
+def render_defaults(settings: Settings | None = None) -> str:
+    """The settings as a commented YAML file: every key with the reason one would change it."""
+    settings = settings or Settings()
+    lines = [
+        "# llm-exporter rule settings (defaults). Copy, edit what you need, and pass the file to",
+        "# `llm-exporter generate alerts --settings FILE`; keys you leave out keep these values.",
+    ]
+    for section in dataclasses.fields(settings):
+        value = getattr(settings, section.name)
+        lines += ["", f"{section.name}:  # {type(value).__doc__}"]
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            lines.append(f"  # {f.metadata['why']}")
+            if isinstance(item, list) and item and dataclasses.is_dataclass(item[0]):
+                lines.append(f"  {_key(f)}:")
+                lines += [f"    - {_yaml_value(entry)}" for entry in item]
+            else:
+                lines.append(f"  {_key(f)}: {_yaml_value(item)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,48 @@
+"""promtool accepts the generated rules and every unit test in alerts/tests/ passes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ALERTS_DIR = Path(__file__).resolve().parent.parent / "alerts"
+TEST_FILES = sorted((ALERTS_DIR / "tests").glob("*.yaml"))
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.fixture(autouse=True)
+def _promtool_installed():
+    assert PROMTOOL, "promtool is not installed: run scripts/install-test-deps.sh"
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PROMTOOL), *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_check_rules_accepts_the_rule_file() -> None:
+    result = _promtool("check", "rules", str(ALERTS_DIR / "llm-exporter.rules.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 80 rules found" in result.stdout
+
+
+def test_there_is_a_test_file_per_alert_family() -> None:
+    assert [p.stem for p in TEST_FILES] == [
+        "availability",
+        "gpu",
+        "kv_cache",
+        "preemption",
+        "prefix_cache",
+        "queue",
+        "recording",
+        "slo",
+    ]
+
+
+@pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda p: p.stem)
+def test_promtool_unit_tests_pass(test_file: Path) -> None:
+    result = _promtool("test", "rules", str(test_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
