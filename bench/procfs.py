@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+T = TypeVar("T")
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -39,23 +42,22 @@ def group(pgid: int) -> list[int]:
     return members
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time of every live process in the group."""
-    total = 0.0
+def _over_group(pgid: int, read: Callable[[int], T]) -> list[T]:
+    """`read(pid)` for every live process of the group, leaving out those that exit while read."""
+    values = []
     for pid in group(pgid):
         try:
-            total += cpu_seconds(pid)
+            values.append(read(pid))
         except OSError:
             continue
-    return total
+    return values
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time of every live process in the group."""
+    return sum(_over_group(pgid, cpu_seconds), 0.0)
 
 
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every live process in the group (shared pages counted once per process)."""
-    total = 0
-    for pid in group(pgid):
-        try:
-            total += rss_bytes(pid)
-        except OSError:
-            continue
-    return total
+    return sum(_over_group(pgid, rss_bytes))

@@ -12,6 +12,7 @@ import pytest
 from bench.gpu_load import gpu_load
 from exporter.family import Family
 from exporter.gpu import GpuCollector
+from tests.harness.nvml import skip_without_nvml
 
 pytestmark = pytest.mark.gpu
 
@@ -20,12 +21,7 @@ LOAD_S = 8.0
 
 @pytest.fixture(scope="module")
 def collector() -> Iterator[GpuCollector]:
-    pynvml = pytest.importorskip("pynvml")
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as error:
-        pytest.skip(f"no NVIDIA driver here: {error}")
-    pynvml.nvmlShutdown()
+    skip_without_nvml()
     collector = GpuCollector(interval_s=1.0)
     collector.poll()
     time.sleep(1.0)

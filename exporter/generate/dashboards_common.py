@@ -70,6 +70,14 @@ def prefix_hit_ratio(scope: Scope, by: Iterable[str] = ()) -> str:
     )
 
 
+def gpu_memory_used_ratio(scope: Scope, by: Iterable[str] = ()) -> str:
+    """Device memory in use over installed, from the used and total gauges."""
+    return ratio(
+        aggregate("sum", "llm_gpu_memory_used_bytes", scope, by),
+        aggregate("sum", "llm_gpu_memory_total_bytes", scope, by),
+    )
+
+
 def dashboard(
     uid: str,
     title: str,

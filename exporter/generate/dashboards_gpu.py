@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import GPU_UID, dashboard
+from exporter.generate.dashboards_common import GPU_UID, dashboard, gpu_memory_used_ratio
 from exporter.generate.dashboards_panels import Query, stat, timeseries
 from exporter.generate.dashboards_promql import RATE, aggregate, ratio, selector, sum_increase, sum_rate
 from exporter.generate.dashboards_variables import datasource, label
@@ -122,15 +122,7 @@ def _utilization() -> list[g.Panel]:
             "Device memory in use over installed. Healthy: flat after the engine starts "
             "(engines reserve their KV cache up front); growth means a leak.",
             "percentunit",
-            [
-                Query(
-                    ratio(
-                        aggregate("sum", "llm_gpu_memory_used_bytes", S, BY_GPU),
-                        aggregate("sum", "llm_gpu_memory_total_bytes", S, BY_GPU),
-                    ),
-                    LEGEND,
-                )
-            ],
+            [Query(gpu_memory_used_ratio(S, BY_GPU), LEGEND)],
             ratio=True,
             width=8,
         ),

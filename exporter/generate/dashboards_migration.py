@@ -6,6 +6,8 @@ compares like with like. Where one side lacks a metric (TGI has no TTFT or ITL) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grafanalib import core as g
 
 from exporter.generate.dashboards_common import MIGRATION_UID, MODELS, TARGETS, dashboard, quantiles
@@ -43,6 +45,11 @@ def gpu_utilization(side: str) -> str:
 def both(family: str) -> list[Query]:
     """p50 and p95 of a histogram for side A, then side B, labelled by engine type."""
     return [q for side in SIDES for q in quantiles(family, scope(side), ("engine_type",), (0.5, 0.95))]
+
+
+def per_side(expr: Callable[[str], str]) -> list[Query]:
+    """One query per side, `expr(side)`, labelled with the side and its engine type."""
+    return [Query(expr(side), f"{side}: {var}") for side, var in SIDES.items()]
 
 
 def _latency() -> list[g.Panel]:
@@ -85,10 +92,7 @@ def _throughput() -> list[g.Panel]:
             "Output tokens per second divided by healthy replicas. "
             "Healthy: the new engine higher at equal or better latency.",
             "count:tok/s",
-            [
-                Query(f"{sum_rate('llm_generation_tokens_total', scope(side))} / {replicas(side)}", f"{side}: {var}")
-                for side, var in SIDES.items()
-            ],
+            per_side(lambda side: f"{sum_rate('llm_generation_tokens_total', scope(side))} / {replicas(side)}"),
             width=8,
         ),
         timeseries(
@@ -96,10 +100,7 @@ def _throughput() -> list[g.Panel]:
             "Requests finished per second on each side. Healthy: the traffic split you "
             "configured (canary share on the new side).",
             "reqps",
-            [
-                Query(sum_rate("llm_requests_finished_total", scope(side)), f"{side}: {var}")
-                for side, var in SIDES.items()
-            ],
+            per_side(lambda side: sum_rate("llm_requests_finished_total", scope(side))),
             width=8,
         ),
         timeseries(
@@ -107,7 +108,7 @@ def _throughput() -> list[g.Panel]:
             "Mean utilization of the GPUs next to each side's engines. Healthy: the new "
             "engine doing more tokens per second at the same or lower utilization.",
             "percentunit",
-            [Query(gpu_utilization(side), f"{side}: {var}") for side, var in SIDES.items()],
+            per_side(gpu_utilization),
             width=8,
             ratio=True,
         ),
@@ -115,10 +116,7 @@ def _throughput() -> list[g.Panel]:
             "Requests waiting",
             "Queued requests on each side. Healthy: near 0 on both.",
             "short",
-            [
-                Query(aggregate("sum", "llm_requests_waiting", scope(side)), f"{side}: {var}")
-                for side, var in SIDES.items()
-            ],
+            per_side(lambda side: aggregate("sum", "llm_requests_waiting", scope(side))),
             width=8,
         ),
     ]
@@ -150,7 +148,7 @@ def _cost() -> list[g.Panel]:
             "Cost per 1M output tokens",
             note + "Healthy: side B below side A at the same latency.",
             "currencyUSD",
-            [Query(cost_per_million_tokens(side), f"{side}: {var}") for side, var in SIDES.items()],
+            per_side(cost_per_million_tokens),
         ),
     ]
 

@@ -15,6 +15,7 @@ from exporter.generate.dashboards_common import (
     dashboard,
     engine_annotations,
     engine_variables,
+    gpu_memory_used_ratio,
     prefix_hit_ratio,
     quantiles,
 )
@@ -250,15 +251,7 @@ def _gpus() -> list[g.Panel]:
             "Device memory in use over installed, per GPU. Healthy: engines reserve "
             "most memory up front (vLLM ~90 %), so flat is normal; growth means a leak.",
             "percentunit",
-            [
-                Query(
-                    ratio(
-                        aggregate("sum", "llm_gpu_memory_used_bytes", JOB_SCOPE, by),
-                        aggregate("sum", "llm_gpu_memory_total_bytes", JOB_SCOPE, by),
-                    ),
-                    "{{instance}} GPU {{gpu}}",
-                )
-            ],
+            [Query(gpu_memory_used_ratio(JOB_SCOPE, by), "{{instance}} GPU {{gpu}}")],
             width=8,
             ratio=True,
         ),

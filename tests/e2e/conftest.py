@@ -8,26 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 from tests.harness.deps import MissingTestDependencyError, require_binary
 from tests.harness.engines import EngineServer, sglang_server, vllm_server
 from tests.harness.exporter import ExporterProcess
+from tests.harness.llamacpp import llamacpp_server
+from tests.harness.process import Server, running
 from tests.harness.prometheus import AlertmanagerServer, Config, PrometheusServer
 from tests.harness.replay import ReplayServer
 from tests.harness.webhook import WebhookReceiver
 
 E2E_DIR = Path(__file__).parent
-
-
-class Stoppable(Protocol):
-    """Anything the fixtures start and must stop."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,33 +39,35 @@ def _require(build: Callable[[], Any]) -> Any:
         pytest.fail(str(missing), pytrace=False)
 
 
-def _session_engine(make: Callable[[Path], EngineServer], logs: Path) -> Iterator[EngineServer]:
-    server: EngineServer = _require(lambda: make(logs))
-    server.start()
-    try:
+def _live_engine(make: Callable[[Path], EngineServer], logs: Path) -> Iterator[EngineServer]:
+    with running(_require(lambda: make(logs))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def vllm_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
     """A live vLLM serving model "tiny", started once per session; tests may stop() and start() it."""
-    yield from _session_engine(vllm_server, tmp_path_factory.mktemp("vllm"))
+    yield from _live_engine(vllm_server, tmp_path_factory.mktemp("vllm"))
 
 
 @pytest.fixture(scope="session")
 def sglang_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
     """A live SGLang (CPU engine) serving model "tiny", started once per session."""
-    yield from _session_engine(sglang_server, tmp_path_factory.mktemp("sglang"))
+    yield from _live_engine(sglang_server, tmp_path_factory.mktemp("sglang"))
+
+
+@pytest.fixture(scope="module")
+def llamacpp_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
+    """A live llama.cpp llama-server serving the tiny GGUF, started once per test module that uses it."""
+    yield from _live_engine(llamacpp_server, tmp_path_factory.mktemp("llamacpp"))
 
 
 @pytest.fixture
-def launch() -> Iterator[Callable[[Stoppable], Any]]:
+def launch() -> Iterator[Callable[[Server], Any]]:
     """Start a server for this test; everything started through it is stopped afterwards, newest first."""
-    started: list[Stoppable] = []
+    started: list[Server] = []
 
-    def start(server: Stoppable) -> Any:
+    def start(server: Server) -> Any:
         started.append(server)
         server.start()
         return server
@@ -82,7 +78,7 @@ def launch() -> Iterator[Callable[[Stoppable], Any]]:
 
 
 @pytest.fixture
-def prometheus_factory(launch: Callable[[Stoppable], Any], tmp_path: Path) -> Callable[..., PrometheusServer]:
+def prometheus_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Callable[..., PrometheusServer]:
     """`factory(config, rule_files=None)`: a started Prometheus; rule files are written beside its config."""
     _require(lambda: require_binary("prometheus"))
     counter = iter(range(1_000))
@@ -94,7 +90,7 @@ def prometheus_factory(launch: Callable[[Stoppable], Any], tmp_path: Path) -> Ca
 
 
 @pytest.fixture
-def alertmanager_factory(launch: Callable[[Stoppable], Any], tmp_path: Path) -> Callable[[Config], AlertmanagerServer]:
+def alertmanager_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Callable[[Config], AlertmanagerServer]:
     """`factory(config)`: a started Alertmanager on 127.0.0.1 with clustering off."""
     _require(lambda: require_binary("prometheus-alertmanager"))
     counter = iter(range(1_000))
@@ -106,7 +102,7 @@ def alertmanager_factory(launch: Callable[[Stoppable], Any], tmp_path: Path) -> 
 
 
 @pytest.fixture
-def replay_factory(launch: Callable[[Stoppable], Any]) -> Callable[..., ReplayServer]:
+def replay_factory(launch: Callable[[Server], Any]) -> Callable[..., ReplayServer]:
     """`factory(fixture_path_or_bytes, json_routes=None)`: a started server replaying a /metrics capture."""
 
     def factory(capture: Path | bytes, json_routes: Mapping[str, Any] | None = None) -> ReplayServer:
@@ -117,13 +113,13 @@ def replay_factory(launch: Callable[[Stoppable], Any]) -> Callable[..., ReplaySe
 
 
 @pytest.fixture
-def webhook_receiver(launch: Callable[[Stoppable], Any]) -> WebhookReceiver:
+def webhook_receiver(launch: Callable[[Server], Any]) -> WebhookReceiver:
     """A started webhook receiver collecting Alertmanager notifications."""
     return launch(WebhookReceiver())
 
 
 @pytest.fixture
-def exporter_factory(launch: Callable[[Stoppable], Any], tmp_path: Path) -> Callable[..., ExporterProcess]:
+def exporter_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Callable[..., ExporterProcess]:
     """`factory(targets, interval="1s", extra_args=())`: a started `python -m exporter`, ready (every target polled)."""
 
     def factory(targets: Sequence[str], interval: str = "1s", extra_args: Sequence[str] = ()) -> ExporterProcess:

@@ -27,6 +27,7 @@ from exporter.generate import dashboards
 from exporter.generate.dashboards_promql import metric_names, variable_metric
 from tests.harness.engines import EngineServer
 from tests.harness.exporter import ExporterProcess
+from tests.harness.nvml import skip_without_nvml
 from tests.harness.ports import free_port
 from tests.harness.prometheus import PrometheusServer
 from tests.harness.replay import ReplayServer
@@ -241,12 +242,7 @@ def stack(vllm_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def replayed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Replays of all three captures (vLLM's too), for machines with a GPU but no vLLM install."""
-    pynvml = pytest.importorskip("pynvml")
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as error:
-        pytest.skip(f"no NVIDIA driver here: {error}")
-    pynvml.nvmlShutdown()
+    skip_without_nvml()
     engines = {
         "vllm": replay(VLLM_CAPTURE),
         "tgi": replay(TGI_CAPTURE, {"/info": TGI_INFO}),

@@ -16,11 +16,12 @@ import httpx
 import pytest
 from prometheus_client.samples import Sample
 
-from tests.harness.deps import MissingTestDependencyError
 from tests.harness.engines import EngineServer
 from tests.harness.exporter import ExporterProcess
-from tests.harness.exposition import scrape, scrape_settled, select, total
-from tests.harness.llamacpp import SERVED_MODEL, SLOTS, llamacpp_server
+from tests.harness.exposition import scrape, select, total
+from tests.harness.live import Observed, observe
+from tests.harness.llamacpp import SERVED_MODEL, SLOTS
+from tests.harness.process import running
 from tests.harness.traffic import build_prompts
 
 pytestmark = pytest.mark.e2e
@@ -49,16 +50,6 @@ class Accounting:
     generated: int  # usage.completion_tokens
 
 
-@dataclass(frozen=True)
-class Observed:
-    """The server's /metrics and the exporter's, read at one settled moment, and the traffic behind them."""
-
-    engine: list[Sample]
-    exported: list[Sample]
-    labels: dict[str, str]
-    accounting: Accounting
-
-
 def _complete(client: httpx.Client, prompt: str, max_tokens: int, **extra: Any) -> dict[str, Any]:
     body = {"model": SERVED_MODEL, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, **extra}
     response = client.post("/v1/completions", json=body)
@@ -79,49 +70,34 @@ def send_traffic(base_url: str, count: int, shared: int) -> Accounting:
     )
 
 
-@pytest.fixture(scope="module")
-def llamacpp_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
-    try:
-        server = llamacpp_server(tmp_path_factory.mktemp("llamacpp"))
-    except MissingTestDependencyError as missing:
-        pytest.fail(str(missing), pytrace=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+Seen = Observed[Accounting]
+
+
+def _counter_values(samples: list[Sample]) -> dict[str, float]:
+    return {n: total(samples, n) for n in COUNTERS}
 
 
 @pytest.fixture(scope="module")
 def exporter(llamacpp_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProcess]:
-    process = ExporterProcess([llamacpp_engine.base_url], tmp_path_factory.mktemp("llamacpp-exporter"), "1s")
-    process.start()
-    try:
+    log_dir = tmp_path_factory.mktemp("llamacpp-exporter")
+    with running(ExporterProcess([llamacpp_engine.base_url], log_dir, "1s")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
-def observed(llamacpp_engine: EngineServer, exporter: ExporterProcess) -> Observed:
+def observed(llamacpp_engine: EngineServer, exporter: ExporterProcess) -> Seen:
     # 12 requests, 8 sharing a prefix of about 2,000 tokens: all but the first of those reuse it.
     accounting = send_traffic(llamacpp_engine.base_url, count=12, shared=8)
-    engine = scrape_settled(llamacpp_engine.metrics_url, COUNTERS)
-    exported = exporter.scrape_after_poll(llamacpp_engine.target, since=time.time())
-    # No traffic since the settled scrape, so the server must still read the same: both sides saw one state.
-    again = scrape(llamacpp_engine.metrics_url)
-    assert {n: total(again, n) for n in COUNTERS} == {n: total(engine, n) for n in COUNTERS}
-    labels = {"engine_type": "llamacpp", "model": SERVED_MODEL, "target": llamacpp_engine.target}
-    return Observed(engine, exported, labels, accounting)
+    return observe(llamacpp_engine, exporter, accounting, COUNTERS, _counter_values)
 
 
 @pytest.mark.parametrize(("llamacpp_name", "unified_name"), MAPPED.items())
-def test_exported_value_equals_llamacpp_value(observed: Observed, llamacpp_name: str, unified_name: str) -> None:
+def test_exported_value_equals_llamacpp_value(observed: Seen, llamacpp_name: str, unified_name: str) -> None:
     assert total(observed.exported, unified_name, observed.labels) == total(observed.engine, llamacpp_name)
 
 
-def test_prompt_tokens_are_the_evaluated_plus_the_cached_ones(observed: Observed) -> None:
-    used = observed.accounting
+def test_prompt_tokens_are_the_evaluated_plus_the_cached_ones(observed: Seen) -> None:
+    used = observed.traffic
     assert used.cached > 0 and used.evaluated > 0, used
     # The server's own counter leaves the cached tokens out; its cached counter holds exactly those.
     assert total(observed.engine, "llamacpp:prompt_tokens_total") == used.evaluated
@@ -133,7 +109,7 @@ def test_prompt_tokens_are_the_evaluated_plus_the_cached_ones(observed: Observed
     assert total(observed.exported, "llm_generation_tokens_total", observed.labels) == used.generated
 
 
-def test_model_and_version_come_from_the_server_api(observed: Observed, llamacpp_engine: EngineServer) -> None:
+def test_model_and_version_come_from_the_server_api(observed: Seen, llamacpp_engine: EngineServer) -> None:
     props = httpx.get(f"{llamacpp_engine.base_url}/props", timeout=10.0).json()
     info = select(observed.exported, "llm_engine_info", {"target": llamacpp_engine.target})
     assert [(s.labels["model"], s.labels["version"]) for s in info] == [(SERVED_MODEL, props["build_info"])]

@@ -6,17 +6,15 @@ tokenizer-side counters and histograms are summed over is_streaming.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from prometheus_client.samples import Sample
 
 from tests.harness.engines import EngineServer
-from tests.harness.exporter import ExporterProcess
-from tests.harness.exposition import cumulative_buckets, scrape, scrape_settled, select, total
-from tests.harness.traffic import TrafficResult, send_completions
+from tests.harness.exposition import cumulative_buckets, select, total
+from tests.harness.live import Observed, observed_after_traffic
+from tests.harness.traffic import TrafficResult
 
 pytestmark = pytest.mark.e2e
 
@@ -39,47 +37,27 @@ MAPPED = {
 SOURCE_NAMES = {name for name, _ in MAPPED.values()}
 
 
-@dataclass(frozen=True)
-class Observed:
-    """SGLang's own /metrics and the exporter's, read at the same settled moment, and the traffic behind them."""
-
-    engine: list[Sample]
-    exported: list[Sample]
-    labels: dict[str, str]
-    traffic: TrafficResult
-
-
 def _source_values(samples: list[Sample]) -> dict[str, float]:
     return {unified: total(samples, name, selector) for unified, (name, selector) in MAPPED.items()}
 
 
 @pytest.fixture(scope="module")
-def observed(sglang_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    sglang_engine.ensure_running()
-    exporter = ExporterProcess([sglang_engine.base_url], tmp_path_factory.mktemp("sglang-exporter"), interval="1s")
-    exporter.start()
-    try:
-        # Half streamed, so both is_streaming series exist and the exporter has to add them up.
-        traffic = send_completions(
-            sglang_engine.base_url, sglang_engine.model, count=16, shared=10, concurrency=4, mix_streaming=True
-        )
-        engine = scrape_settled(sglang_engine.metrics_url, SOURCE_NAMES)
-        exported = exporter.scrape_after_poll(sglang_engine.target, since=time.time())
-        # No traffic since the settled scrape, so SGLang must still read the same: the two sides saw one state.
-        assert _source_values(scrape(sglang_engine.metrics_url)) == _source_values(engine)
-        labels = {"engine_type": "sglang", "model": sglang_engine.model, "target": sglang_engine.target}
-        yield Observed(engine, exported, labels, traffic)
-    finally:
-        exporter.stop()
+def observed(
+    sglang_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Observed[TrafficResult]]:
+    # Half streamed, so both is_streaming series exist and the exporter has to add them up.
+    log_dir = tmp_path_factory.mktemp("sglang-exporter")
+    with observed_after_traffic(sglang_engine, log_dir, SOURCE_NAMES, _source_values) as seen:
+        yield seen
 
 
 @pytest.mark.parametrize("unified_name", MAPPED)
-def test_exported_value_equals_sglang_value(observed: Observed, unified_name: str) -> None:
+def test_exported_value_equals_sglang_value(observed: Observed[TrafficResult], unified_name: str) -> None:
     name, selector = MAPPED[unified_name]
     assert total(observed.exported, unified_name, observed.labels) == total(observed.engine, name, selector)
 
 
-def test_streaming_and_plain_series_are_both_summed(observed: Observed) -> None:
+def test_streaming_and_plain_series_are_both_summed(observed: Observed[TrafficResult]) -> None:
     streaming = {
         s.labels["is_streaming"]: s.value for s in select(observed.engine, "sglang:prompt_tokens_total", MODEL)
     }
@@ -87,13 +65,13 @@ def test_streaming_and_plain_series_are_both_summed(observed: Observed) -> None:
     assert total(observed.exported, "llm_prompt_tokens_total", observed.labels) == sum(streaming.values())
 
 
-def test_rank_labels_are_dropped(observed: Observed) -> None:
+def test_rank_labels_are_dropped(observed: Observed[TrafficResult]) -> None:
     exported = select(observed.exported, "llm_requests_running", observed.labels)
     assert len(exported) == 1
     assert not {"tp_rank", "pp_rank", "moe_ep_rank", "is_streaming", "model_name"} & set(exported[0].labels)
 
 
-def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed) -> None:
+def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed[TrafficResult]) -> None:
     # The session engine may have served earlier tests (and its own warm-up request), hence >=.
     labels = observed.labels
     assert total(observed.exported, "llm_prompt_tokens_total", labels) >= observed.traffic.prompt_tokens
@@ -102,7 +80,7 @@ def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed) -> Non
     assert total(observed.exported, "llm_prefix_cache_hits_tokens_total", labels) > 0
 
 
-def test_ttft_buckets_are_sglang_counts_at_shared_bounds(observed: Observed) -> None:
+def test_ttft_buckets_are_sglang_counts_at_shared_bounds(observed: Observed[TrafficResult]) -> None:
     exported = cumulative_buckets(observed.exported, TTFT, observed.labels)
     source = cumulative_buckets(observed.engine, "sglang:time_to_first_token_seconds", MODEL)
     shared = sorted(set(exported) & set(source))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from prometheus_client.samples import Sample
 
 from tests.harness.engines import EngineServer
-from tests.harness.exporter import ExporterProcess
-from tests.harness.exposition import cumulative_buckets, scrape, scrape_settled, total
-from tests.harness.traffic import TrafficResult, send_completions
+from tests.harness.exposition import cumulative_buckets, total
+from tests.harness.live import Observed, observed_after_traffic
+from tests.harness.traffic import TrafficResult
 
 pytestmark = pytest.mark.e2e
 
@@ -32,44 +30,26 @@ MAPPED = {
 VLLM_SELECTOR = {"model_name": "tiny"}
 
 
-@dataclass(frozen=True)
-class Observed:
-    """vLLM's own /metrics and the exporter's, read at the same settled moment, and the traffic behind them."""
-
-    engine: list[Sample]
-    exported: list[Sample]
-    labels: dict[str, str]
-    traffic: TrafficResult
+def _source_values(samples: list[Sample]) -> dict[str, float]:
+    return {n: total(samples, n, VLLM_SELECTOR) for n in MAPPED}
 
 
 @pytest.fixture(scope="module")
-def observed(vllm_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
-    vllm_engine.ensure_running()
-    exporter = ExporterProcess([vllm_engine.base_url], tmp_path_factory.mktemp("vllm-exporter"), interval="1s")
-    exporter.start()
-    try:
-        # 16 requests, 10 sharing a ~450-token prefix (prefix-cache hits), 4 at a time, half of them streamed.
-        traffic = send_completions(
-            vllm_engine.base_url, vllm_engine.model, count=16, shared=10, concurrency=4, mix_streaming=True
-        )
-        engine = scrape_settled(vllm_engine.metrics_url, MAPPED.keys())
-        exported = exporter.scrape_after_poll(vllm_engine.target, since=time.time())
-        # No traffic since the settled scrape, so vLLM must still read the same: the two sides saw one state.
-        assert {n: total(scrape(vllm_engine.metrics_url), n, VLLM_SELECTOR) for n in MAPPED} == {
-            n: total(engine, n, VLLM_SELECTOR) for n in MAPPED
-        }
-        labels = {"engine_type": "vllm", "model": vllm_engine.model, "target": vllm_engine.target}
-        yield Observed(engine, exported, labels, traffic)
-    finally:
-        exporter.stop()
+def observed(
+    vllm_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Observed[TrafficResult]]:
+    # The prefix shared by 10 of the requests makes prefix-cache hits.
+    log_dir = tmp_path_factory.mktemp("vllm-exporter")
+    with observed_after_traffic(vllm_engine, log_dir, MAPPED.keys(), _source_values) as seen:
+        yield seen
 
 
 @pytest.mark.parametrize(("vllm_name", "unified_name"), MAPPED.items())
-def test_exported_value_equals_vllm_value(observed: Observed, vllm_name: str, unified_name: str) -> None:
+def test_exported_value_equals_vllm_value(observed: Observed[TrafficResult], vllm_name: str, unified_name: str) -> None:
     assert total(observed.exported, unified_name, observed.labels) == total(observed.engine, vllm_name, VLLM_SELECTOR)
 
 
-def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed) -> None:
+def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed[TrafficResult]) -> None:
     # The session engine may have served earlier tests, hence >=.
     assert total(observed.exported, "llm_prompt_tokens_total", observed.labels) >= observed.traffic.prompt_tokens
     assert (
@@ -79,7 +59,7 @@ def test_traffic_is_counted_and_hits_the_prefix_cache(observed: Observed) -> Non
     assert total(observed.exported, "llm_prefix_cache_hits_tokens_total", observed.labels) > 0
 
 
-def test_ttft_buckets_are_vllm_counts_at_shared_bounds(observed: Observed) -> None:
+def test_ttft_buckets_are_vllm_counts_at_shared_bounds(observed: Observed[TrafficResult]) -> None:
     exported = cumulative_buckets(observed.exported, TTFT, observed.labels)
     source = cumulative_buckets(observed.engine, "vllm:time_to_first_token_seconds", VLLM_SELECTOR)
     shared = sorted(set(exported) & set(source))

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.harness.deps import cache_dir, cuda_stub_dir, venv_python
-from tests.harness.ports import free_port
-from tests.harness.process import ManagedProcess
+from tests.harness.ports import Loopback, free_port
+from tests.harness.process import ManagedProcess, ProcessServer
 from tests.harness.tiny_model import ensure_tiny_model
 
 SERVED_MODEL = "tiny"
@@ -17,7 +17,7 @@ MAX_MODEL_LEN = 1024
 STARTUP_TIMEOUT = 300.0
 
 
-class EngineServer:
+class EngineServer(ProcessServer, Loopback):
     """One engine server on a fixed port: start, stop and restart it; URLs for its API and /metrics."""
 
     def __init__(self, engine_type: str, port: int, process: ManagedProcess) -> None:
@@ -28,26 +28,13 @@ class EngineServer:
 
     @property
     def base_url(self) -> str:
-        """Root URL of the server, e.g. http://127.0.0.1:8000."""
-        return f"http://127.0.0.1:{self.port}"
+        """Root URL of the server (its OpenAI-compatible API lives under it)."""
+        return self.url
 
     @property
-    def metrics_url(self) -> str:
-        """URL of the engine's own Prometheus endpoint."""
-        return f"{self.base_url}/metrics"
-
-    @property
-    def target(self) -> str:
-        """The exporter's default target name for this engine ("host:port" of its URL)."""
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start the server (again, on the same port) and wait until /health answers."""
-        self.process.start()
-
-    def stop(self) -> None:
-        """Stop the server and all its worker processes."""
-        self.process.stop()
+    def exported_labels(self) -> dict[str, str]:
+        """The labels the exporter puts on this engine's series: engine type, served model and target."""
+        return {"engine_type": self.engine_type, "model": self.model, "target": self.target}
 
     def ensure_running(self) -> None:
         """Start the server if it is not running (e.g. a test stopped it and failed before restarting it)."""

@@ -10,13 +10,13 @@ from pathlib import Path
 from prometheus_client.samples import Sample
 
 from tests.harness.exposition import scrape, select
-from tests.harness.ports import free_port
-from tests.harness.process import ManagedProcess
+from tests.harness.ports import Loopback, free_port
+from tests.harness.process import ManagedProcess, ProcessServer
 
 LAST_SUCCESS = "llm_exporter_last_success_timestamp_seconds"
 
 
-class ExporterProcess:
+class ExporterProcess(ProcessServer, Loopback):
     """`python -m exporter --target ... --web.listen-address 127.0.0.1:PORT --scrape.interval ...`."""
 
     def __init__(
@@ -26,29 +26,11 @@ class ExporterProcess:
         argv = [sys.executable, "-m", "exporter"]
         for target in targets:
             argv += ["--target", target]
-        argv += ["--web.listen-address", f"127.0.0.1:{self.port}", "--scrape.interval", interval, *extra_args]
+        argv += ["--web.listen-address", self.address, "--scrape.interval", interval, *extra_args]
         # /-/ready turns 200 once every target was polled once.
         self.process = ManagedProcess(
             "exporter", argv, f"{self.url}/-/ready", log_dir / f"exporter-{self.port}.log", startup_timeout=30.0
         )
-
-    @property
-    def url(self) -> str:
-        """Root URL of the exporter."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def metrics_url(self) -> str:
-        """URL of the exporter's /metrics."""
-        return f"{self.url}/metrics"
-
-    def start(self) -> None:
-        """Start the exporter and wait until it is ready."""
-        self.process.start()
-
-    def stop(self) -> None:
-        """Stop the exporter."""
-        self.process.stop()
 
     def scrape(self) -> list[Sample]:
         """The exporter's /metrics, parsed."""

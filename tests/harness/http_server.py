@@ -6,7 +6,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.harness.ports import free_port
+from tests.harness.ports import Loopback, free_port
 
 
 class _OwnedServer(ThreadingHTTPServer):
@@ -41,7 +41,7 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class LocalHTTPServer:
+class LocalHTTPServer(Loopback):
     """Serves `handler` on 127.0.0.1 (a free port unless given); stop() frees the port, start() binds it again."""
 
     def __init__(self, handler: type[QuietHandler], port: int | None = None) -> None:
@@ -49,11 +49,6 @@ class LocalHTTPServer:
         self.port = port or free_port()
         self._server: _OwnedServer | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Root URL, e.g. http://127.0.0.1:40123."""
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         """Bind the port and serve in a daemon thread."""

@@ -1,4 +1,4 @@
-"""Free TCP ports on the loopback interface."""
+"""Free TCP ports on the loopback interface, and the addresses of a server listening on one."""
 
 from __future__ import annotations
 
@@ -10,3 +10,29 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class Loopback:
+    """The addresses of a server listening on 127.0.0.1 at `port`."""
+
+    port: int
+
+    @property
+    def address(self) -> str:
+        """host:port it listens on (for a scrape target or an alerting config)."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def target(self) -> str:
+        """The exporter's default target name for this server: its host:port."""
+        return self.address
+
+    @property
+    def url(self) -> str:
+        """Root URL, e.g. http://127.0.0.1:40123."""
+        return f"http://{self.address}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of its Prometheus endpoint, /metrics."""
+        return f"{self.url}/metrics"

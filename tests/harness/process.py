@@ -1,4 +1,7 @@
-"""A server process run for a test: own process group, log file, readiness wait, clean stop, restart."""
+"""A server process run for a test: own process group, log file, readiness wait, clean stop, restart.
+
+Also what every test server shares: start() and stop(), and a block that keeps one running.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,32 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, TypeVar
 
 import httpx
+
+
+class Server(Protocol):
+    """Anything a test starts and must stop."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+ServerT = TypeVar("ServerT", bound=Server)
+
+
+@contextlib.contextmanager
+def running(server: ServerT) -> Iterator[ServerT]:
+    """`server`, started for the block and stopped however the block ends."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class ManagedProcessError(RuntimeError):
@@ -113,6 +137,20 @@ class ManagedProcess:
     def describe_log(self, lines: int = 40) -> str:
         """The log's path and its last lines, for error messages."""
         return f"log {self.log_path}, last {lines} lines:\n{self.log_tail(lines)}"
+
+
+class ProcessServer:
+    """A server that is one ManagedProcess: start() returns once it is ready, stop() ends its whole group."""
+
+    process: ManagedProcess
+
+    def start(self) -> None:
+        """Start the process and wait until it is ready."""
+        self.process.start()
+
+    def stop(self) -> None:
+        """Stop the process and everything it started."""
+        self.process.stop()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

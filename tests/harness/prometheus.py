@@ -11,8 +11,8 @@ import httpx
 import yaml
 
 from tests.harness.deps import require_binary
-from tests.harness.ports import free_port
-from tests.harness.process import ManagedProcess
+from tests.harness.ports import Loopback, free_port
+from tests.harness.process import ManagedProcess, ProcessServer
 
 Config = str | Mapping[str, Any]
 
@@ -21,7 +21,7 @@ def _write_yaml(path: Path, document: Config) -> None:
     path.write_text(document if isinstance(document, str) else yaml.safe_dump(dict(document), sort_keys=False))
 
 
-class _ConfiguredServer:
+class _ConfiguredServer(ProcessServer, Loopback):
     """A Prometheus-ecosystem server: config file and data folder in `workdir`, ready at /-/ready."""
 
     program = ""
@@ -45,24 +45,6 @@ class _ConfiguredServer:
     def arguments(self) -> list[str]:
         """Command-line flags after the program name."""
         raise NotImplementedError
-
-    @property
-    def address(self) -> str:
-        """host:port it listens on (for a scrape target or an alerting config)."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Root URL."""
-        return f"http://{self.address}"
-
-    def start(self) -> None:
-        """Start and wait until /-/ready answers."""
-        self.process.start()
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.process.stop()
 
     def reload(self, config: Config | None = None) -> None:
         """Rewrite the config file when given, then ask the server to reload it (POST /-/reload)."""

@@ -48,16 +48,6 @@ class ReplayServer(LocalHTTPServer):
         """A replay server for the bytes of `fixture`."""
         return cls(fixture.read_bytes(), json_routes)
 
-    @property
-    def metrics_url(self) -> str:
-        """URL of the replayed /metrics."""
-        return f"{self.url}/metrics"
-
-    @property
-    def target(self) -> str:
-        """The exporter's default target name for this server ("host:port")."""
-        return f"127.0.0.1:{self.port}"
-
     def set_metrics(self, metrics: bytes) -> None:
         """Serve `metrics` from now on (e.g. a later capture, to move counters forward)."""
         self.metrics = metrics
