@@ -3,51 +3,19 @@
 from __future__ import annotations
 
 import signal
-import socket
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import bcrypt
 import httpx
 import pytest
 
 from exporter.config import ConfigError
 from exporter.webconfig import load
-from tests.engine_stub import EngineStub, closed_port, respond
-from tests.pki import make_pki
+from tests.engine_stub import EngineStub, respond
+from tests.pki import PASSWORD, Exporter, make_pki, web_config
 
 VLLM = (Path(__file__).parent / "fixtures" / "engines" / "vllm-0.32.0-cpu-live.prom").read_bytes()
-PASSWORD = "s3cret-Pa55"
-
-
-class Exporter:
-    """An llm-exporter process on a free loopback port."""
-
-    def __init__(self, *args: str):
-        self.port = closed_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--gpu", "false", "--scrape.interval", "1s",
-             "--web.listen-address", f"127.0.0.1:{self.port}", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def wait_listening(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                assert self.process.poll() is None, self.process.communicate()[1]
-                time.sleep(0.1)
-        raise AssertionError("exporter did not listen")
-
-    def stop(self) -> str:
-        self.process.terminate()
-        _, stderr = self.process.communicate(timeout=10)
-        return stderr
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +23,8 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-def _web_config(path: Path, pki, client_auth: str = "RequireAndVerifyClientCert") -> Path:
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    path.write_text(f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
-                    f"  client_auth_type: {client_auth}\n  client_ca_file: {pki.ca}\n  min_version: TLS12\n"
-                    f"basic_auth_users:\n  prometheus: '{hashed}'\n")
-    return path
-
-
 def test_tls_client_certs_and_basic_auth(tmp_path, pki):
-    config = _web_config(tmp_path / "web.yml", pki)
+    config = web_config(tmp_path / "web.yml", pki)
     with EngineStub(respond(VLLM)) as engine:
         exporter = Exporter("--target", engine.url, "--web.config.file", str(config))
         try:
@@ -95,7 +55,7 @@ def test_tls_client_certs_and_basic_auth(tmp_path, pki):
 
 
 def test_minimum_tls_version_is_enforced(tmp_path, pki):
-    config = _web_config(tmp_path / "web.yml", pki, "NoClientCert")
+    config = web_config(tmp_path / "web.yml", pki, "NoClientCert")
     config.write_text(config.read_text().replace("min_version: TLS12", "min_version: TLS13"))
     exporter = Exporter("--web.config.file", str(config))
     try:
