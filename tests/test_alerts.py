@@ -67,7 +67,7 @@ def test_recording_rules_follow_level_metric_operations() -> None:
     for rule in _rules():
         if "record" in rule:
             level, metric, operations = rule["record"].split(":")
-            assert level in ("model", "model_le", "model_finish_reason"), rule["record"]
+            assert level in ("model", "model_le", "model_finish_reason", "instance"), rule["record"]
             assert not metric.endswith("_total") and operations, rule["record"]
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ALERTS_DIR = Path(__file__).resolve().parent.parent / "alerts"
 TEST_FILES = sorted((ALERTS_DIR / "tests").glob("*.yaml"))
@@ -23,9 +24,11 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_rules_accepts_the_rule_file() -> None:
-    result = _promtool("check", "rules", str(ALERTS_DIR / "llm-exporter.rules.yaml"))
+    path = ALERTS_DIR / "llm-exporter.rules.yaml"
+    result = _promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 80 rules found" in result.stdout
+    count = sum(len(group["rules"]) for group in yaml.safe_load(path.read_text())["groups"])
+    assert count > 80 and f"SUCCESS: {count} rules found" in result.stdout
 
 
 def test_there_is_a_test_file_per_alert_family() -> None:

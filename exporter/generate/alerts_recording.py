@@ -88,6 +88,22 @@ def _hot_paths(settings: Settings) -> list[Rule]:
     return rules
 
 
+def _tokens_per_joule(settings: Settings) -> list[Rule]:
+    """Inputs of tokens per joule, per exporter: a sidecar polls its engine and the GPUs that engine runs on."""
+    window = settings.aggregation.rate_window
+    instance = [*settings.aggregation.fleet_labels, *settings.aggregation.instance_labels]
+    tokens, watts = (f"sum {by(instance)} (rate({selector(counter, matchers)}[{window}]))" for counter, matchers in (
+        ("llm_generation_tokens_total", settings.selectors.engine),
+        ("llm_gpu_energy_joules_total", settings.selectors.gpu)))
+    tokens_name = rate_name("instance", "llm_generation_tokens_total", window)
+    watts_name = rate_name("instance", "llm_gpu_energy_joules_total", window)
+    return [
+        record(tokens_name, tokens),
+        record(watts_name, watts),
+        record(f"instance:llm_generation_tokens_per_joule:ratio_rate{window}", f"{tokens_name}\n/\n({watts_name} > 0)"),
+    ]
+
+
 def _prefix_cache(settings: Settings) -> list[Rule]:
     """Hit ratio over the collapse window, kept only where there was traffic (0/0 would poison baselines)."""
     window = settings.prefix_cache.window
@@ -134,5 +150,6 @@ def groups(settings: Settings) -> list[Group]:
     ]
     return [
         Group("llm-exporter-recording", _hot_paths(settings) + _prefix_cache(settings), interval),
+        Group("llm-exporter-gpu-recording", _tokens_per_joule(settings), interval),
         Group("llm-exporter-slo-recording", slo_rules, interval),
     ]
