@@ -179,6 +179,9 @@ class Normalizer:
             if rows:
                 result.mapped.append(family.name)
                 result.sources.add(source)
+                if self.engine.replicas:  # once per family, however many rows read it
+                    family = Family(family.name, family.type, family.help,
+                                    _lowest_ranks(family.samples, self.engine.replicas))
                 pending.extend((row, family) for row in rows)
             elif self.engine.is_ignored(source):
                 result.ignored.append(family.name)
@@ -214,7 +217,7 @@ class Normalizer:
         take = "" if row.take == "family" else f"_{row.take}"
         family_name = family.name
         added = False
-        for sample in _lowest_ranks(family.samples, self.engine.replicas):
+        for sample in family.samples:
             if wanted and any(sample.labels.get(k, "") != v for k, v in wanted):  # absent == empty, as in PromQL
                 continue
             suffix = sample.name[len(family_name):] if sample.name.startswith(family_name) else ""
