@@ -28,11 +28,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gpu_load import gpu_load  # noqa: E402
+from exporter.exposition import render  # noqa: E402
 from exporter.family import Family  # noqa: E402
 from exporter.gpu import GpuCollector  # noqa: E402
 from exporter.gpu.device import FIELD_ROWS  # noqa: E402
 from exporter.gpu.gpm import GPM_METRICS  # noqa: E402
-from exporter.render import render  # noqa: E402
 
 SMI_FIELDS = ("index,uuid,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,memory.reserved,"
               "power.draw,power.limit,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,clocks.max.sm,"
@@ -48,7 +48,7 @@ def rss_mb():
 stages = {{"python": rss_mb()}}
 {imports}
 from exporter.gpu import GpuCollector
-from exporter.render import render
+from exporter.exposition import render
 import pynvml
 stages["imports"] = rss_mb()
 pynvml.nvmlInit()

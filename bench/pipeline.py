@@ -18,10 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 import exporter.normalize
 import exporter.parse
 from exporter.engines import ENGINES
+from exporter.exposition import render
 from exporter.family import Family
 from exporter.normalize import Normalizer, detect
 from exporter.parse import parse
-from exporter.render import render
 
 CAPTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "engines"
 TGI = "tgi-3.3.5-datadog-fixture.prom"

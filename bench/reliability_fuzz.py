@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exporter.engines import ENGINES  # noqa: E402
+from exporter.exposition import render  # noqa: E402
 from exporter.normalize import Normalizer, detect  # noqa: E402
 from exporter.parse import ParseError, parse  # noqa: E402
-from exporter.render import render  # noqa: E402
 from tests.fuzz_inputs import _SPECIAL, REAL_LINES  # noqa: E402
 
 

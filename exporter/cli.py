@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -145,15 +146,29 @@ def run(argv: Sequence[str]) -> int:
         return 2
     daemon = Daemon(config, _gpu_factory(config))
     reload = _reloader(args, daemon)
+    servers: list[ThreadingHTTPServer] = []
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+        # shutdown() waits for serve_forever() to return, so it must not run on the thread that serves.
+        for server in servers:
+            threading.Thread(target=server.shutdown).start()
+
+    # Handlers go in before the port is bound: a config reloader may send SIGHUP as soon as the port answers,
+    # and SIGHUP's default action would end the process.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     try:
         server = serve(daemon, args.listen_address, web, reload)
     except (OSError, ValueError, ssl.SSLError) as error:
         print(f"llm-exporter: cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 2
+    servers.append(server)
+    if stopping.is_set():
+        server.server_close()
+        return 0
     daemon.start()
-    # shutdown() waits for serve_forever() to return, so it must not run on the thread that serves.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     log.info("listening on %s (version %s)", args.listen_address, __version__)
     try:
         server.serve_forever()

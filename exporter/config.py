@@ -47,9 +47,12 @@ class TargetConfig:
 
     @property
     def base_url(self) -> str:
-        """scheme://host:port of the target, where its API endpoints live."""
+        """Where the target's API endpoints live: its URL without the metrics path's last segment.
+
+        Keeps a proxy's path prefix, so two engines behind one proxy each read their own /v1/models.
+        """
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}"
 
 
 @dataclass(frozen=True)

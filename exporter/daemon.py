@@ -1,9 +1,8 @@
-"""The running exporter: a scheduler job per target (and one for GPUs), and the text /metrics serves."""
+"""The running exporter: a scheduler job per target (and one for GPUs), and the body /metrics serves."""
 
 from __future__ import annotations
 
 import logging
-import operator
 import platform
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,8 +15,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
 from exporter.config import Config
+from exporter.exposition import FamiliesCollector, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
-from exporter.render import render
 from exporter.target import Target
 
 log = logging.getLogger("llm_exporter")
@@ -36,7 +35,8 @@ class Collector(Protocol):
     def close(self) -> None: ...
 
 
-def _gauge(name: str, samples: list[Sample]) -> Family:
+def _self_family(name: str, samples: list[Sample]) -> Family:
+    """A self-metric family with the type and help its schema spec gives (counters stay counters)."""
     spec = schema.spec(name)
     return Family(name, spec.type, spec.help, samples)
 
@@ -105,9 +105,11 @@ class Daemon:
         """True once every target has been polled at least once."""
         return all(target.snapshot.polled for target in self.targets)
 
-    # The engine part of /metrics and the snapshots it was rendered from: held (so compared with `is`, never by
-    # an id that could be reused) until a poll replaces one of them.
-    _engine_text: tuple[tuple[object, ...], str] | None = None
+    # What the last /metrics body was built from, held (so compared with `is`, never by an id that could be
+    # reused), and the bodies encoded from it: rebuilt only when a poll or a reload changes something.
+    _state: tuple[object, ...] = ()
+    _collector: FamiliesCollector | None = None
+    _bodies: dict[tuple[str, bool], bytes] = {}
 
     def families(self) -> list[Family]:
         """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
@@ -117,35 +119,47 @@ class Daemon:
     def _self_families(self) -> list[Family]:
         snaps = [(t.config.name, t.snapshot) for t in self.targets]
         families = [
-            _gauge("llm_exporter_target_up", [Sample("llm_exporter_target_up",
-                   {"target": name, "engine_type": s.engine_type}, float(s.up)) for name, s in snaps]),
-            _gauge("llm_exporter_scrape_duration_seconds", [Sample("llm_exporter_scrape_duration_seconds",
-                   {"target": name}, s.duration) for name, s in snaps if s.polled]),
-            _gauge("llm_exporter_last_success_timestamp_seconds", [Sample(
+            _self_family("llm_exporter_target_up", [Sample("llm_exporter_target_up",
+                         {"target": name, "engine_type": s.engine_type}, float(s.up)) for name, s in snaps]),
+            _self_family("llm_exporter_scrape_duration_seconds", [Sample("llm_exporter_scrape_duration_seconds",
+                         {"target": name}, s.duration) for name, s in snaps if s.polled]),
+            _self_family("llm_exporter_last_success_timestamp_seconds", [Sample(
                 "llm_exporter_last_success_timestamp_seconds", {"target": name}, s.last_success)
                 for name, s in snaps if s.last_success]),
-            _gauge("llm_exporter_scrape_errors_total", [Sample("llm_exporter_scrape_errors_total",
-                   {"target": t.config.name, "error": kind}, float(count))
-                   for t in self.targets for kind, count in sorted(t.errors.items())]),
-            _gauge("llm_exporter_unmapped_families", [Sample("llm_exporter_unmapped_families",
-                   {"target": name}, float(len(s.unmapped))) for name, s in snaps if s.up]),
-            _gauge("llm_exporter_build_info", [Sample("llm_exporter_build_info",
-                   {"version": __version__, "python_version": platform.python_version()}, 1.0)]),
-            _gauge("llm_exporter_config_last_reload_successful", [Sample(
+            _self_family("llm_exporter_scrape_errors_total", [Sample("llm_exporter_scrape_errors_total",
+                         {"target": t.config.name, "error": kind}, float(count))
+                         for t in self.targets for kind, count in sorted(t.errors.items())]),
+            _self_family("llm_exporter_unmapped_families", [Sample("llm_exporter_unmapped_families",
+                         {"target": name}, float(len(s.unmapped))) for name, s in snaps if s.up]),
+            _self_family("llm_exporter_build_info", [Sample("llm_exporter_build_info",
+                         {"version": __version__, "python_version": platform.python_version()}, 1.0)]),
+            _self_family("llm_exporter_config_last_reload_successful", [Sample(
                 "llm_exporter_config_last_reload_successful", {}, float(self.config_reload_ok))]),
         ]
         if self.gpu is not None:
-            families.append(_gauge("llm_exporter_collector_up", [Sample(
+            families.append(_self_family("llm_exporter_collector_up", [Sample(
                 "llm_exporter_collector_up", {"collector": "gpu"}, float(self.gpu.up))]))
         return families
 
-    def render(self) -> str:
-        """The /metrics body: engine families rendered once per poll, GPU and self-metrics on each request."""
-        snapshots = tuple(target.snapshot for target in self.targets)
-        cached = self._engine_text
-        if cached is None or len(cached[0]) != len(snapshots) or any(map(operator.is_not, cached[0], snapshots)):
-            text = render(_engine_families([snapshot.families for snapshot in snapshots]))
-            cached = self._engine_text = (snapshots, text)
-        gpu = list(self.gpu.families()) if self.gpu is not None else []
-        return cached[1] + render(gpu + self._self_families())
+    def exposition(self, accept: str | None = None, accept_encoding: str | None = None) -> tuple[bytes, str, bool]:
+        """(body, content type, gzipped) of /metrics for a scraper's Accept and Accept-Encoding headers.
 
+        Built and encoded once per change of the snapshots, so a scrape costs a lookup, never an engine call.
+        """
+        gpu = self.gpu.families() if self.gpu is not None else None
+        state = (*(target.snapshot for target in self.targets), gpu,
+                 self.gpu.up if self.gpu is not None else None, self.config_reload_ok)
+        if self._collector is None or len(state) != len(self._state) or \
+                any(new is not old for new, old in zip(state, self._state, strict=True)):
+            self._state, self._collector, self._bodies = state, FamiliesCollector(self.families()), {}
+        encoder, content_type = encoder_for(accept)
+        zipped = accepts_gzip(accept_encoding)
+        body = self._bodies.get((content_type, zipped))
+        if body is None:
+            body = encoder(self._collector)
+            body = self._bodies[content_type, zipped] = compress(body) if zipped else body
+        return body, content_type, zipped
+
+    def render(self) -> str:
+        """The text-format /metrics body, uncompressed."""
+        return self.exposition()[0].decode("utf-8")

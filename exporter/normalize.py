@@ -32,44 +32,46 @@ class Result:
     ignored: list[str] = field(default_factory=list)  # engine families the table deliberately leaves out
 
 
-# (id(engine), family name, family type) -> (the engine, what _resolve found). Holding the engine keeps its id
-# from being reused; the bound only matters for a target whose family names never repeat.
-_RESOLVED_LIMIT = 50_000
-_resolved: dict[tuple[int, str, str], tuple[Engine, tuple[str, str, bool] | None]] = {}
+class Resolver:
+    """Which table name each engine family has, memoized: every poll asks again about the same few hundred names.
 
-
-def _resolve(engine: Engine, name: str, kind: str) -> tuple[str, str, bool] | None:
-    """(table name, name to regroup under, whether the table knows it) of a family; None without a prefix.
-
-    Memoized: every poll of a target asks again about the same few hundred family names.
+    Owned by one target (and its normalizer), so targets never share or evict each other's entries; bounded
+    for a target whose family names never repeat.
     """
-    entry = _resolved.get((id(engine), name, kind))
-    if entry is not None and entry[0] is engine:
-        return entry[1]
-    prefix = max((p for p in engine.prefixes if name.startswith(p)), key=len, default=None)
-    found: tuple[str, str, bool] | None = None
-    if prefix is not None:
-        source, base = name[len(prefix):], name
-        if kind == "counter" and source.endswith("_total"):
-            source = source[: -len("_total")]
-        if kind == "unknown" and source not in engine.sources:
-            source, base = _untyped_base(name, source)
-        found = (source, base, source in engine.sources or engine.is_ignored(source))
-    if len(_resolved) >= _RESOLVED_LIMIT:
-        _resolved.clear()
-    _resolved[(id(engine), name, kind)] = (engine, found)
-    return found
 
+    LIMIT = 50_000
 
-def source_name(engine: Engine, family: Family) -> tuple[Family, str] | None:
-    """The family regrouped as the table sees it and its table name; None when it lacks the engine's prefixes."""
-    resolved = _resolve(engine, family.name, family.type)
-    if resolved is None:
-        return None
-    source, base, _ = resolved
-    if base != family.name:
-        return Family(base, family.type, family.help, family.samples), source
-    return family, source
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str, str], tuple[str, str, bool] | None] = {}
+
+    def resolve(self, engine: Engine, name: str, kind: str) -> tuple[str, str, bool] | None:
+        """(table name, name to regroup under, whether the table knows it) of a family; None without a prefix."""
+        key = (engine.engine_type, name, kind)
+        if key in self._known:
+            return self._known[key]
+        prefix = max((p for p in engine.prefixes if name.startswith(p)), key=len, default=None)
+        found: tuple[str, str, bool] | None = None
+        if prefix is not None:
+            source, base = name[len(prefix):], name
+            if kind == "counter" and source.endswith("_total"):
+                source = source[: -len("_total")]
+            if kind == "unknown" and source not in engine.sources:
+                source, base = _untyped_base(name, source)
+            found = (source, base, source in engine.sources or engine.is_ignored(source))
+        if len(self._known) >= self.LIMIT:
+            self._known.clear()
+        self._known[key] = found
+        return found
+
+    def source_name(self, engine: Engine, family: Family) -> tuple[Family, str] | None:
+        """The family regrouped as the table sees it and its table name; None without the engine's prefixes."""
+        resolved = self.resolve(engine, family.name, family.type)
+        if resolved is None:
+            return None
+        source, base, _ = resolved
+        if base != family.name:
+            return Family(base, family.type, family.help, family.samples), source
+        return family, source
 
 
 def _is_created(family: Family) -> bool:
@@ -77,13 +79,14 @@ def _is_created(family: Family) -> bool:
     return family.name.endswith("_created")
 
 
-def detect(families: Sequence[Family], engines: Iterable[Engine]) -> Engine | None:
+def detect(families: Sequence[Family], engines: Iterable[Engine], resolver: Resolver | None = None) -> Engine | None:
     """The engine whose table knows most of these families; None if no table knows any."""
+    resolver = resolver or Resolver()
     best: tuple[int, Engine | None] = (0, None)
     for engine in engines:
         known = 0
         for family in families:
-            resolved = _resolve(engine, family.name, family.type)
+            resolved = resolver.resolve(engine, family.name, family.type)
             if resolved is not None and resolved[2]:
                 known += 1
         if known > best[0]:
@@ -142,8 +145,10 @@ class _Plan:
 class Normalizer:
     """Applies one engine table to scrapes of one target."""
 
-    def __init__(self, engine: Engine, target: str, model: str = "", histogram_buckets: str = "canonical"):
+    def __init__(self, engine: Engine, target: str, model: str = "", histogram_buckets: str = "canonical",
+                 resolver: Resolver | None = None):
         self.engine = engine
+        self.resolver = resolver or Resolver()
         self.target = target
         self.model = model or "unknown"
         self.histogram_buckets = histogram_buckets
@@ -169,7 +174,7 @@ class Normalizer:
         for family in families:
             if _is_created(family) or family.name.startswith(RUNTIME_PREFIXES):
                 continue
-            resolved = source_name(self.engine, family)
+            resolved = self.resolver.source_name(self.engine, family)
             if resolved is None:
                 continue
             family, source = resolved

@@ -33,11 +33,7 @@ _SUFFIXES = {
 }
 _TYPES = {"counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "untyped", "unknown", "stateset"}
 
-# Series text (all of a sample line before " value") -> (sample name, labels, series identity). Bounded: past the
-# limit it starts over, which costs one slow parse per series and never a wrong result.
-_SERIES_LIMIT = 50_000
-_series: dict[str, tuple[str, dict[str, str], tuple[str, frozenset[tuple[str, str]]]]] = {}
-_headers: dict[str, tuple[str, str, str] | None] = {}  # comment line -> what _header read from it
+_Identity = tuple[str, frozenset[tuple[str, str]]]
 
 
 class ParseError(ValueError):
@@ -79,7 +75,11 @@ def _value(text: str, line_no: int) -> float:
     raise ParseError(line_no, f"value {text!r} is not a number")
 
 
-def _sample_line(line: str, line_no: int) -> tuple[str, dict[str, str], tuple[str, frozenset[tuple[str, str]]], float]:
+_SeriesCache = dict[str, tuple[str, dict[str, str], _Identity]]
+_HeaderCache = dict[str, tuple[str, str, str] | None]
+
+
+def _sample_line(line: str, line_no: int, series: _SeriesCache) -> tuple[str, dict[str, str], _Identity, float]:
     """(name, labels, series identity, value) of a sample line, remembering its series text when it is plain."""
     stripped = line.strip()
     match = _SAMPLE.fullmatch(stripped)
@@ -96,16 +96,16 @@ def _sample_line(line: str, line_no: int) -> tuple[str, dict[str, str], tuple[st
     # Only "series value" exactly, so a later line with the same series text is this line with another value.
     plain = len(stripped) == len(line) and timestamp is None
     if plain and match.start(3) == series_end + 1 and line[series_end] == " ":
-        if len(_series) >= _SERIES_LIMIT:
-            _series.clear()
-        _series[line[:series_end]] = (name, labels, identity)
+        if len(series) >= Parser.LIMIT:
+            series.clear()
+        series[line[:series_end]] = (name, labels, identity)
     return name, dict(labels), identity, value
 
 
-def _header(line: str, line_no: int) -> tuple[str, str, str] | None:
+def _header(line: str, line_no: int, headers: _HeaderCache) -> tuple[str, str, str] | None:
     """(HELP or TYPE, family name, help text or type) of a comment line; None for any other comment."""
-    known = _headers.get(line)
-    if known is not None or line in _headers:
+    known = headers.get(line)
+    if known is not None or line in headers:
         return known
     parts = line.split(None, 3)
     header = None
@@ -121,9 +121,9 @@ def _header(line: str, line_no: int) -> tuple[str, str, str] | None:
         else:
             text = parts[3] if len(parts) > 3 else ""
             header = (keyword, name, _HELP_ESCAPE.sub(_unescape, text) if "\\" in text else text)
-    if len(_headers) >= _SERIES_LIMIT:
-        _headers.clear()
-    _headers[line] = header
+    if len(headers) >= Parser.LIMIT:
+        headers.clear()
+    headers[line] = header
     return header
 
 
@@ -132,57 +132,75 @@ def _members(name: str, kind: str) -> tuple[str, ...]:
     return (name, *(name + suffix for suffix in _SUFFIXES.get(kind, ())))
 
 
+class Parser:
+    """Parses one target's successive bodies, remembering the text of its series and comment lines.
+
+    Owned by one target: its memory holds that target's series only. Bounded: past the limit it starts over,
+    which costs one slow parse per series and never a wrong result.
+    """
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._series: _SeriesCache = {}  # series text (a sample line before " value") -> name, labels, identity
+        self._headers: _HeaderCache = {}  # comment line -> what _header read from it
+
+    def parse(self, text: str) -> list[Family]:
+        """Families in the order they appear; raises ParseError on anything a scraper should not trust."""
+        if text and not text.endswith("\n"):
+            raise ParseError(0, "truncated body: the last line has no newline")
+        families: list[Family] = []
+        by_name: dict[str, Family] = {}
+        current: Family | None = None
+        members: tuple[str, ...] = ()  # the sample names of the current family
+        seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+        series = self._series
+        for line_no, line in enumerate(text.split("\n"), 1):
+            if not line:
+                continue
+            head, _, value_text = line.rpartition(" ")
+            known = series.get(head)
+            # isprintable(): no whitespace of any kind around the number, as a freshly parsed line would demand.
+            if known is not None and "_" not in value_text and value_text.isprintable():
+                name, labels, identity = known
+                labels = labels.copy()
+                try:
+                    value = float(value_text)
+                except ValueError:
+                    name, labels, identity, value = _sample_line(line, line_no, series)
+            elif line.isspace():
+                continue
+            elif line.lstrip()[0] == "#":
+                header = _header(line, line_no, self._headers)
+                if header is not None:
+                    keyword, name, detail = header
+                    family = by_name.get(name)
+                    if family is None:
+                        family = by_name[name] = Family(name, "unknown")
+                        families.append(family)
+                    if keyword == "TYPE":
+                        family.type = detail
+                    else:
+                        family.help = detail
+                    current = family
+                    members = _members(name, family.type)
+                continue
+            else:
+                name, labels, identity, value = _sample_line(line, line_no, series)
+            if identity in seen:
+                shown = ",".join(f'{key}="{text}"' for key, text in labels.items())
+                raise ParseError(line_no, f"duplicate series {name}{{{shown}}}")
+            seen.add(identity)
+            if name not in members:
+                current = by_name.get(name)
+                if current is None:
+                    current = by_name[name] = Family(name, "unknown")
+                    families.append(current)
+                members = _members(name, current.type)
+            current.samples.append(Sample(name, labels, value))  # type: ignore[union-attr]
+        return families
+
+
 def parse(text: str) -> list[Family]:
-    """Families in the order they appear; raises ParseError on anything a scraper should not trust."""
-    if text and not text.endswith("\n"):
-        raise ParseError(0, "truncated body: the last line has no newline")
-    families: list[Family] = []
-    by_name: dict[str, Family] = {}
-    current: Family | None = None
-    members: tuple[str, ...] = ()  # the sample names of the current family
-    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
-    series = _series
-    for line_no, line in enumerate(text.split("\n"), 1):
-        if not line:
-            continue
-        head, _, value_text = line.rpartition(" ")
-        known = series.get(head)
-        # isprintable(): no whitespace of any kind around the number, as a freshly parsed line would demand.
-        if known is not None and "_" not in value_text and value_text.isprintable():
-            name, labels, identity = known
-            labels = labels.copy()
-            try:
-                value = float(value_text)
-            except ValueError:
-                name, labels, identity, value = _sample_line(line, line_no)
-        elif line.isspace():
-            continue
-        elif line.lstrip()[0] == "#":
-            header = _header(line, line_no)
-            if header is not None:
-                keyword, name, detail = header
-                family = by_name.get(name)
-                if family is None:
-                    family = by_name[name] = Family(name, "unknown")
-                    families.append(family)
-                if keyword == "TYPE":
-                    family.type = detail
-                else:
-                    family.help = detail
-                current = family
-                members = _members(name, family.type)
-            continue
-        else:
-            name, labels, identity, value = _sample_line(line, line_no)
-        if identity in seen:
-            shown = ",".join(f'{key}="{text}"' for key, text in labels.items())
-            raise ParseError(line_no, f"duplicate series {name}{{{shown}}}")
-        seen.add(identity)
-        if name not in members:
-            current = by_name.get(name)
-            if current is None:
-                current = by_name[name] = Family(name, "unknown")
-                families.append(current)
-            members = _members(name, current.type)
-        current.samples.append(Sample(name, labels, value))  # type: ignore[union-attr]
-    return families
+    """Families of one body, parsed with no memory of earlier bodies."""
+    return Parser().parse(text)

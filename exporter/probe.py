@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import httpx
+from prometheus_client.utils import floatToGoString
 
 from exporter.config import TargetConfig, default_name
-from exporter.render import format_value
 from exporter.target import Target
 
 
@@ -30,7 +30,7 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         shown = [s for s in family.samples if not s.name.endswith("_bucket")]
         for sample in shown[:8]:
             labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items() if k not in ("engine_type", "target"))
-            lines.append(f"      {sample.name}{{{labels}}} {format_value(sample.value)}")
+            lines.append(f"      {sample.name}{{{labels}}} {floatToGoString(sample.value)}")
         if len(shown) > 8:
             lines.append(f"      … {len(shown) - 8} more")
     lines.append(f"\nunmapped engine families ({len(result.unmapped)}):")

@@ -17,9 +17,9 @@ class ScrapeError(Exception):
         self.kind = kind
 
 
-def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int,
-                  headers: dict[str, str] | None = None) -> str:
-    """The body of url as text; raises ScrapeError for anything a scraper should not trust."""
+def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
+               headers: dict[str, str] | None = None) -> bytes:
+    """The body of a 200 answer, streamed under a size cap and an overall deadline; raises ScrapeError."""
     deadline = time.monotonic() + timeout
     try:
         with client.stream("GET", url, timeout=timeout, headers=headers) as response:
@@ -43,7 +43,13 @@ def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int
         raise ScrapeError("connection", f"cannot connect to {url}: {error}") from None
     except httpx.HTTPError as error:
         raise ScrapeError("http", f"{url}: {type(error).__name__}: {error}") from None
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int,
+                  headers: dict[str, str] | None = None) -> str:
+    """The body of url as text; raises ScrapeError for anything a scraper should not trust."""
+    body = fetch_body(client, url, timeout, max_bytes, headers)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -61,15 +67,20 @@ def _dig(document: Any, path: str) -> Any:
     return document
 
 
-def fetch_identity(client: httpx.Client, url: str, fields: tuple[tuple[str, str], ...],
-                   timeout: float) -> dict[str, str]:
-    """Identity values (model, version) read from a JSON endpoint; empty when it is absent or unreadable."""
+# An identity document (/v1/models, /info) is a few KB; a cap this size still holds a server listing many models.
+IDENTITY_MAX_BYTES = 1 << 20
+
+
+def fetch_identity(client: httpx.Client, url: str, fields: tuple[tuple[str, str], ...], timeout: float,
+                   headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Identity values (model, version) read from a JSON endpoint; empty when it is absent or unreadable.
+
+    Fetched like /metrics: streamed under a byte cap and one overall deadline, so a huge or drip-fed answer
+    cannot hold the poll or the exporter's memory.
+    """
     try:
-        response = client.get(url, timeout=timeout)
-        if response.status_code != 200 or len(response.content) > 1_000_000:
-            return {}
-        document = json.loads(response.content)
-    except (httpx.HTTPError, ValueError):
+        document = json.loads(fetch_body(client, url, timeout, IDENTITY_MAX_BYTES, headers))
+    except (ScrapeError, ValueError):
         return {}
     found = {key: _dig(document, path) for key, path in fields}
     return {key: str(value) for key, value in found.items() if isinstance(value, (str, int, float)) and value != ""}

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from exporter import __version__
 from exporter.daemon import Daemon
-from exporter.render import CONTENT_TYPE
 from exporter.webconfig import BasicAuth, WebConfig, ssl_context
 
 _OPEN_PATHS = ("/-/healthy", "/-/ready")
@@ -55,11 +54,14 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
             self.wfile.write(b"Unauthorized\n")
             return False
 
-        def _send(self, status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
-            data = body.encode("utf-8")
+        def _send(self, status: int, body: str | bytes, content_type: str = "text/plain; charset=utf-8",
+                  gzipped: bool = False) -> None:
+            data = body.encode("utf-8") if isinstance(body, str) else body
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
@@ -78,7 +80,9 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
                 return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, daemon.render(), CONTENT_TYPE)
+                body, content_type, gzipped = daemon.exposition(self.headers.get("Accept"),
+                                                                self.headers.get("Accept-Encoding"))
+                self._send(200, body, content_type, gzipped)
             elif path == "/-/healthy":
                 self._send(200, "Healthy\n")
             elif path == "/-/ready":

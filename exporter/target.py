@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
+from exporter import schema
 from exporter.config import TargetConfig
 from exporter.engines import ENGINES
 from exporter.family import Family, Sample
-from exporter.normalize import Normalizer, Result, detect
-from exporter.parse import ParseError, parse
+from exporter.normalize import Normalizer, Resolver, Result, detect
+from exporter.parse import ParseError, Parser
 from exporter.scrape import ScrapeError, fetch_identity, fetch_metrics
 from exporter.table import Engine
 
@@ -34,64 +36,89 @@ class Snapshot:
 
 
 class Target:
-    """Polls one engine; poll() runs on the scheduler's thread, snapshot is read by /metrics."""
+    """Polls one engine; poll() runs on the scheduler's thread, snapshot is read by /metrics.
+
+    Owns everything that remembers this engine between polls: its parser's and resolver's caches, the detected
+    engine, its identity and the normalizer built from them.
+    """
+
+    # Identity (model, version) is read again this often, and after every recovery: an engine restarted with
+    # another model must not keep the old model label. One small GET a minute costs the engine nothing.
+    IDENTITY_REFRESH_S = 60.0
 
     def __init__(self, config: TargetConfig, client: httpx.Client):
         self.config = config
         self.client = client
-        self.snapshot = Snapshot()
+        configured = config.engine_type if config.engine_type in ENGINES else "unknown"
+        self.snapshot = Snapshot(engine_type=configured)
         self.errors: dict[str, int] = {}
         self.identity: dict[str, str] = {}
         self._engine: Engine | None = ENGINES.get(config.engine_type)
+        self._parser = Parser()
+        self._resolver = Resolver()
         self._normalizer: Normalizer | None = None
         self._detected: Engine | None = None
+        self._identity_read_at = -math.inf
 
     def _headers(self) -> dict[str, str] | None:
         if not self.config.bearer_token_file:
             return None
-        with open(self.config.bearer_token_file, encoding="utf-8") as handle:
-            return {"Authorization": f"Bearer {handle.read().strip()}"}
+        try:
+            # utf-8-sig: a token file saved by a Windows editor starts with a byte-order mark.
+            with open(self.config.bearer_token_file, encoding="utf-8-sig") as handle:
+                return {"Authorization": f"Bearer {handle.read().strip()}"}
+        except OSError as error:
+            raise ScrapeError("auth", f"cannot read bearer_token_file: {error.strerror}") from None
 
-    def _read_identity(self, engine: Engine) -> None:
+    def _read_identity(self, engine: Engine, headers: dict[str, str] | None) -> None:
+        """Re-read the engine's identity endpoints; a value read now replaces the old one, a failed read keeps it."""
+        self._identity_read_at = time.monotonic()
         for endpoint in engine.info:
             found = fetch_identity(self.client, self.config.base_url + endpoint.path, endpoint.fields,
-                                   self.config.timeout)
-            for key, value in found.items():
-                self.identity.setdefault(key, value)
+                                   self.config.timeout, headers)
+            self.identity.update(found)
 
-    def _normalizer_for(self, engine: Engine) -> Normalizer:
-        if self._normalizer is None or self._normalizer.engine is not engine:
-            self._read_identity(engine)
-            model = self.identity.get("model") or self.config.model
-            self._normalizer = Normalizer(engine, self.config.name, model, self.config.histogram_buckets)
-        return self._normalizer
+    def _normalizer_for(self, engine: Engine, headers: dict[str, str] | None) -> Normalizer:
+        stale = time.monotonic() - self._identity_read_at >= self.IDENTITY_REFRESH_S or not self.snapshot.up
+        if self._normalizer is None or self._normalizer.engine is not engine or stale:
+            self._read_identity(engine, headers)
+        model = self.identity.get("model") or self.config.model
+        current = self._normalizer
+        if current is None or current.engine is not engine or current.model != (model or "unknown"):
+            self._normalizer = Normalizer(engine, self.config.name, model, self.config.histogram_buckets,
+                                          self._resolver)
+        return self._normalizer  # type: ignore[return-value]
 
     def scrape_once(self) -> tuple[Engine | None, Result | None, list[Family]]:
         """Fetch and map the target once; raises ScrapeError or ParseError."""
-        try:
-            headers = self._headers()
-        except OSError as error:
-            raise ScrapeError("auth", f"cannot read bearer_token_file: {error.strerror}") from None
+        headers = self._headers()
         text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes,
                              headers)
-        families = parse(text)
+        families = self._parser.parse(text)
         # A restarting engine (or SGLang before its first request) shows few families: keep the last detection.
-        engine = self._engine or detect(families, ENGINES.values()) or self._detected
+        engine = self._engine or detect(families, ENGINES.values(), self._resolver) or self._detected
         self._detected = engine
         if engine is None:
             return None, None, families
-        return engine, self._normalizer_for(engine).normalize(families), families
+        return engine, self._normalizer_for(engine, headers).normalize(families), families
 
     def poll(self) -> None:
-        """One poll; failures become up=0 and one log line, never an exception."""
+        """One poll; any failure becomes up=0, an error kind and one log line, never an exception."""
         started = time.monotonic()
         try:
             engine, result, families = self.scrape_once()
-        except (ScrapeError, ParseError) as error:
-            kind = error.kind if isinstance(error, ScrapeError) else "parse"
-            self._fail(kind, str(error), time.monotonic() - started)
+        except ScrapeError as error:
+            self._fail(error.kind, str(error), time.monotonic() - started)
             return
-        snapshot = Snapshot(up=True, polled=True, duration=time.monotonic() - started, last_success=time.time())
+        except ParseError as error:
+            self._fail("parse", str(error), time.monotonic() - started)
+            return
+        except Exception as error:  # noqa: BLE001 - a bug must not freeze the target at up=1 with stale data
+            log.debug("target %s: internal error while polling", self.config.name, exc_info=True)
+            self._fail("internal", f"internal error: {type(error).__name__}: {error}", time.monotonic() - started)
+            return
+        snapshot = Snapshot(up=True, polled=True, engine_type=self.snapshot.engine_type,
+                            duration=time.monotonic() - started, last_success=time.time())
         if engine is None or result is None:
             snapshot.unmapped = [family.name for family in families]
         else:
@@ -107,8 +134,8 @@ class Target:
         labels = {"engine_type": engine.engine_type, "model": model or self.identity.get("model") or
                   self.config.model or "unknown", "target": self.config.name,
                   "version": self.identity.get("version", "")}
-        return Family("llm_engine_info", "info", "Engine identity: type, model and version.",
-                      [Sample("llm_engine_info", labels, 1.0)])
+        spec = schema.spec("llm_engine_info")
+        return Family(spec.name, spec.type, spec.help, [Sample(spec.name, labels, 1.0)])
 
     def _fail(self, kind: str, message: str, duration: float) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1

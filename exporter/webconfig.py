@@ -1,7 +1,9 @@
 """`--web.config.file`: TLS and basic auth in the Prometheus exporter-toolkit schema.
 
 Supported: tls_server_config (cert_file, key_file, client_auth_type, client_ca_file, min_version,
-max_version) and basic_auth_users (bcrypt hashes). Problems are reported like config problems.
+max_version) and basic_auth_users (bcrypt hashes). Problems are reported like config problems; what this
+exporter cannot honour (client-auth modes that accept unverified certificates, http_server_config) is
+rejected with the reason rather than accepted and ignored.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import yaml
 
 from exporter.config import ConfigError, YamlReader, compose
 
-CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
-                     "RequireAndVerifyClientCert")
+CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+# exporter-toolkit modes that take a client certificate without verifying it. Python's ssl module verifies every
+# certificate a client presents, so under these modes every client with a certificate would fail the handshake.
+_UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS12": ssl.TLSVersion.TLSv1_2,
                 "TLS13": ssl.TLSVersion.TLSv1_3}
 _TLS_FIELDS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version")
@@ -53,6 +57,9 @@ def load(text: str, source: str) -> WebConfig:
     if root is None:
         return WebConfig()
     top = reader.mapping(root, "", ("tls_server_config", "basic_auth_users", "http_server_config"))
+    if "http_server_config" in top:
+        reader.problem(top["http_server_config"], "http_server_config",
+                       "not supported by llm-exporter (it serves HTTP/1.1 and sets no custom headers); remove it")
     tls = None
     if "tls_server_config" in top:
         fields = reader.mapping(top["tls_server_config"], "tls_server_config", _TLS_FIELDS)
@@ -63,7 +70,11 @@ def load(text: str, source: str) -> WebConfig:
             elif not os.path.isfile(values[name]):
                 reader.problem(fields[name], f"tls_server_config.{name}", f"no such file {values[name]!r}")
         auth = values.get("client_auth_type", "NoClientCert")
-        if auth not in CLIENT_AUTH_TYPES:
+        if auth in _UNVERIFIED_CLIENT_AUTH:
+            reader.problem(fields["client_auth_type"], "tls_server_config.client_auth_type",
+                           f"{auth} is not supported: Python's TLS verifies every client certificate, so use "
+                           "VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file")
+        elif auth not in CLIENT_AUTH_TYPES:
             reader.problem(fields["client_auth_type"], "tls_server_config.client_auth_type",
                            f"must be one of {', '.join(CLIENT_AUTH_TYPES)}")
         if auth.startswith(("Verify", "RequireAndVerify")) and not values.get("client_ca_file"):
@@ -111,8 +122,7 @@ def ssl_context(tls: TlsConfig) -> ssl.SSLContext:
     if tls.client_ca_file:
         context.load_verify_locations(tls.client_ca_file)
     context.verify_mode = {
-        "NoClientCert": ssl.CERT_NONE, "RequestClientCert": ssl.CERT_OPTIONAL,
-        "RequireAnyClientCert": ssl.CERT_REQUIRED, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
     }[tls.client_auth_type]
     return context

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from exporter.engines import ENGINES
+from exporter.exposition import render
 from exporter.normalize import Normalizer, Result, detect
 from exporter.parse import parse
-from exporter.render import render
 
 ROOT = Path(__file__).resolve().parent
 FIXTURES = sorted((ROOT / "fixtures" / "engines").glob("*.prom"))

@@ -100,8 +100,8 @@ def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
                     # The hung engine holds its poll for its whole timeout; /metrics must not wait for it.
                     assert time.monotonic() - started < 2.0
             assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-            assert f'llm_exporter_target_up{{target="{hung.url[7:]}",engine_type="unknown"}} 0' in response.text
-            assert 'llm_requests_running{engine_type="vllm",model="tiny"' in response.text
+            assert f'llm_exporter_target_up{{engine_type="unknown",target="{hung.url[7:]}"}} 0' in response.text
+            assert 'llm_requests_running{dp_rank="0",engine_type="vllm",model="tiny"' in response.text
             assert httpx.get(f"{base}/nope").status_code == 404
         finally:
             process.terminate()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
+from exporter.exposition import render
 from exporter.family import Family, Sample
-from exporter.render import render
 from exporter.target import Snapshot
 
 

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from exporter.config import TargetConfig
 from exporter.engines import ENGINES
+from exporter.exposition import render
 from exporter.family import Family, Sample
 from exporter.normalize import Normalizer, detect
 from exporter.parse import parse
 from exporter.probe import report
-from exporter.render import render
 from exporter.target import Target
 from tests.harness.http_server import LocalHTTPServer, QuietHandler
 

@@ -51,7 +51,7 @@ def test_fault_sets_up_zero_and_keeps_healthy_target(fault, caplog):
     assert _up(text) == {"t0": 1.0, "t1": 0.0}
     assert daemon.targets[1].errors == {kind: 1}
     assert daemon.targets[1].snapshot.families == []  # a half-read scrape is never re-exported
-    assert 'llm_requests_running{engine_type="vllm",model="tiny",target="t0"' in text
+    assert 'llm_requests_running{dp_rank="0",engine_type="vllm",model="tiny",target="t0"' in text
     assert 'target="t1"' not in text.split("# HELP llm_exporter_target_up")[0]
     lines = [r.getMessage() for r in caplog.records if "t1" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("target t1: ")
@@ -96,7 +96,7 @@ def test_unknown_engine_is_up_with_every_family_unmapped():
         daemon = _daemon(stub.url)
         daemon.targets[0].poll()
     text = daemon.render()
-    assert 'llm_exporter_target_up{target="t0",engine_type="unknown"} 1' in text
+    assert 'llm_exporter_target_up{engine_type="unknown",target="t0"} 1' in text
     assert 'llm_exporter_unmapped_families{target="t0"} 2' in text
 
 
@@ -118,11 +118,11 @@ def test_engine_restart_resets_pass_through_unharmed():
     with EngineStub(respond(before)) as stub:
         daemon = _daemon(stub.url)
         daemon.targets[0].poll()
-        series = 'llm_prompt_tokens_total{engine_type="vllm",model="tiny",target="t0",dp_rank="0"}'
+        series = 'llm_prompt_tokens_total{dp_rank="0",engine_type="vllm",model="tiny",target="t0"}'
         assert f"{series} 3197" in daemon.render()
         stub.behaviour = respond(b"")  # the restarting engine answers an empty body before its metrics exist
         daemon.targets[0].poll()
-        assert 'llm_exporter_target_up{target="t0",engine_type="vllm"} 1' in daemon.render()
+        assert 'llm_exporter_target_up{engine_type="vllm",target="t0"} 1' in daemon.render()
         stub.behaviour = respond(after)
         daemon.targets[0].poll()
     # The counter went down: passed through as is, so Prometheus's rate() sees a reset, not a negative rate.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from exporter.engines import ENGINES
+from exporter.exposition import render
 from exporter.normalize import Normalizer, detect
 from exporter.parse import ParseError, parse
-from exporter.render import render
 from tests.fuzz_inputs import exposition
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pynvml
 import pytest
 
+from exporter.exposition import render
 from exporter.family import Family
 from exporter.gpu import GpuCollector
 from exporter.gpu.calls import UNKNOWN_ERRORS_BEFORE_LOST
-from exporter.render import render
 from exporter.schema import GPU_SPECS
 from tests.fakes.nvml import H200_CAPTURE, FakeGpu, FakeNvml
 

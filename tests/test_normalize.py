@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from exporter.engines import ENGINES
+from exporter.exposition import render
 from exporter.normalize import Normalizer, detect
 from exporter.parse import parse
-from exporter.render import render
 
 VLLM_HIST = """# TYPE vllm:time_to_first_token_seconds histogram
 vllm:time_to_first_token_seconds_bucket{engine="0",le="0.001",model_name="m"} 0.0

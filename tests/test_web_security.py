@@ -79,8 +79,8 @@ def test_web_config_problems_are_named(tmp_path):
     assert error.value.problems == [
         "web.yml:2: tls_server_config.cert_file: no such file '/nope.pem'",
         "web.yml:2: tls_server_config.key_file: is required",
-        "web.yml:3: tls_server_config.client_auth_type: must be one of NoClientCert, RequestClientCert, "
-        "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert",
+        "web.yml:3: tls_server_config.client_auth_type: must be one of NoClientCert, VerifyClientCertIfGiven, "
+        "RequireAndVerifyClientCert",
         "web.yml:5: basic_auth_users.alice: must be a bcrypt hash ($2y$…)",
     ]
     assert "plaintext-password" not in str(error.value)
@@ -107,8 +107,8 @@ def test_bearer_token_reaches_the_engine_and_is_never_logged(tmp_path):
             text = httpx.get(f"http://127.0.0.1:{exporter.port}/metrics").text
         finally:
             stderr = exporter.stop()
-    assert f'llm_exporter_target_up{{target="{engine.url[7:]}",engine_type="vllm"}} 1' in text
-    assert 'llm_exporter_target_up{target="no-token",engine_type="unknown"} 0' in text
+    assert f'llm_exporter_target_up{{engine_type="vllm",target="{engine.url[7:]}"}} 1' in text
+    assert 'llm_exporter_target_up{engine_type="unknown",target="no-token"} 0' in text
     assert "tok-123456789" not in stderr and "HTTP 401" in stderr
 
 
@@ -138,7 +138,7 @@ def test_reload_rejects_a_bad_config_and_keeps_the_last_good_one(tmp_path):
             assert response.status_code == 500 and "targets[0].url: must be an http(s) URL" in response.text
             config.write_text(f"targets:\n  - url: {second.url}\n    name: second\n    interval: 1s\n    timeout: 1s\n")
             assert httpx.post(f"{base}/-/reload").status_code == 200
-            text = _wait_for(base, 'llm_exporter_target_up{target="second",engine_type="vllm"} 1')
+            text = _wait_for(base, 'llm_exporter_target_up{engine_type="vllm",target="second"} 1')
             assert "llm_exporter_config_last_reload_successful 1" in text
             assert 'target="first"' not in text
         finally:

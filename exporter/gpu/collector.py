@@ -75,8 +75,8 @@ class GpuCollector:
         return self._healthy and not stalled
 
     def families(self) -> list[Family]:
-        """The last poll's families; never touches NVML, so it answers while a poll is stuck."""
-        return list(self._snapshot)
+        """The last poll's families, the same list until the next poll (do not mutate it); never touches NVML."""
+        return self._snapshot
 
     def poll(self) -> None:
         """One poll cycle: (re)initialise NVML when due, read every GPU, publish a new snapshot."""
