@@ -25,6 +25,7 @@ from exporter.config import (
     load_file,
     metrics_url,
     parse_duration,
+    with_flag_targets,
 )
 from exporter.daemon import Daemon
 from exporter.parse import ParseError
@@ -63,6 +64,9 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="YAML config (targets, defaults, gpu); see CONFIGURATION.md")
     parser.add_argument("--target", action="append", default=[], metavar="URL",
                         help="engine to poll, e.g. http://127.0.0.1:8000 (/metrics is appended); repeatable")
+    parser.add_argument("--target.name", dest="target_names", action="append", default=[], metavar="NAME",
+                        help="name of the --target at the same position, its `target` label (default: host:port "
+                             "of the URL); in Kubernetes pass the pod name, e.g. --target.name=$(POD_NAME)")
     parser.add_argument("--engine.type", dest="engine_type", choices=ENGINE_TYPES, default="auto",
                         help="engine of the --target URLs (default: detected from the metrics)")
     parser.add_argument("--model", default="", help="model name for engines whose metrics and API lack one")
@@ -90,8 +94,8 @@ def _setup_logging(level: str) -> None:
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_file(args.config_file) if args.config_file else Config()
-    flag_targets = from_flags(args.target, args.interval, args.engine_type, args.model)
-    config = Config(targets=config.targets + flag_targets, gpu=config.gpu, source=config.source)
+    flag_targets = from_flags(args.target, args.interval, args.engine_type, args.model, args.target_names)
+    config = with_flag_targets(config, flag_targets)
     if args.gpu is not None:
         config = Config(targets=config.targets, gpu=type(config.gpu)(args.gpu, config.gpu.interval),
                         source=config.source)

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-ENGINE_TYPES = ("auto", "vllm", "sglang", "tgi", "llamacpp", "triton", "trtllm", "dynamo")
+from exporter.engines import ENGINES
+
+ENGINE_TYPES = ("auto", *ENGINES)
 HISTOGRAM_MODES = ("canonical", "native")
 DEFAULT_LISTEN_ADDRESS = ":10117"
 
@@ -98,8 +100,14 @@ def metrics_url(url: str) -> str:
 
 
 def default_name(url: str) -> str:
-    """A target's default name: the host:port of its URL."""
-    return urlsplit(url).netloc
+    """A target's default name: host:port of its URL, plus any path before /metrics; never its userinfo.
+
+    The path keeps two engines behind one proxy apart (`proxy:80/engine-a`, `proxy:80/engine-b`).
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    path = parts.path.removesuffix("/metrics").rstrip("/")
+    return host + path
 
 
 class YamlReader:
@@ -248,16 +256,22 @@ def load_file(path: str) -> Config:
     return load(text, path)
 
 
-def from_flags(urls: list[str], interval: float | None, engine_type: str, model: str) -> tuple[TargetConfig, ...]:
-    """Targets for the zero-config sidecar: one per --target URL."""
-    problems, targets = [], []
-    for url in urls:
+def from_flags(urls: list[str], interval: float | None, engine_type: str, model: str,
+               names: list[str] | None = None) -> tuple[TargetConfig, ...]:
+    """Targets for the zero-config sidecar: one per --target URL, named by the --target.name at its position."""
+    names = names or []
+    problems: list[str] = []
+    targets: list[TargetConfig] = []
+    if len(names) > len(urls):
+        problems.append(f"--target.name: {len(names)} names for {len(urls)} --target URL(s)")
+    for index, url in enumerate(urls):
         try:
             full = metrics_url(url)
         except ValueError as error:
             problems.append(f"--target: {error}")
             continue
-        target = TargetConfig(url=full, name=default_name(full), engine_type=engine_type, model=model)
+        name = names[index].strip() if index < len(names) else ""
+        target = TargetConfig(url=full, name=name or default_name(full), engine_type=engine_type, model=model)
         if interval is not None:
             # A busy engine may take most of a short interval to answer; give it all of it, as Prometheus allows.
             target = replace(target, interval=interval, timeout=min(target.timeout, interval))
@@ -265,3 +279,17 @@ def from_flags(urls: list[str], interval: float | None, engine_type: str, model:
     if problems:
         raise ConfigError(problems)
     return tuple(targets)
+
+
+def with_flag_targets(config: Config, flag_targets: tuple[TargetConfig, ...]) -> Config:
+    """The file's config plus the --target ones; a name used twice across both is a ConfigError."""
+    problems: list[str] = []
+    seen = {target.name for target in config.targets}
+    for target in flag_targets:
+        if target.name in seen:
+            problems.append(f"--target {default_name(target.url)}: target name {target.name!r} is already used "
+                            f"(in {config.source} or by an earlier --target); set --target.name")
+        seen.add(target.name)
+    if problems:
+        raise ConfigError(problems)
+    return replace(config, targets=config.targets + flag_targets)

@@ -23,6 +23,7 @@ class Row:
     aggregate: str = "sum"  # how series that collapse once engine-only labels are dropped combine: sum | max
     fallback: bool = False  # an older name: used only when no earlier row produced the unified family
     note: str = ""  # versions and semantics, for people reading the table
+    uncaptured: str = ""  # why the row stays although no capture in tests/fixtures/engines has its family
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class Engine:
     replicas: tuple[str, ...] = ()  # labels of ranks reporting the same numbers: only the lowest rank is kept
     model_scope: str = ""  # a source family; when present, other families keep only the models it names
     info: tuple[InfoEndpoint, ...] = ()
-    notes: str = ""
+    programs: tuple[str, ...] = ()  # program or top-level Python module names that start the engine (/proc)
+    priority: int = 100  # detection order when two tables know as many families of a scrape; lower first
     sources: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

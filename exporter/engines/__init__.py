@@ -1,8 +1,27 @@
-"""Engine tables, one module per engine_type; ENGINES lists them in detection order."""
+"""Engine tables, one module per engine_type, discovered: adding an engine is adding its module here.
 
-from exporter.engines import dynamo, llamacpp, sglang, tgi, triton, trtllm, vllm
+Every list of engines elsewhere (config and CLI choices, GPU process names, docs, test expectations) derives
+from ENGINES.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
 from exporter.table import Engine
 
-ENGINES: dict[str, Engine] = {
-    module.ENGINE.engine_type: module.ENGINE for module in (vllm, sglang, tgi, llamacpp, triton, trtllm, dynamo)
-}
+
+def _discover() -> dict[str, Engine]:
+    """engine_type -> table of every module in this package, in detection order (the tables' `priority`)."""
+    found: list[Engine] = []
+    for module in pkgutil.iter_modules(__path__):
+        engine = importlib.import_module(f"{__name__}.{module.name}").ENGINE
+        if engine.engine_type != module.name:
+            raise ValueError(f"exporter/engines/{module.name}.py: ENGINE.engine_type must be {module.name!r}, "
+                             f"got {engine.engine_type!r}")
+        found.append(engine)
+    return {engine.engine_type: engine for engine in sorted(found, key=lambda e: (e.priority, e.engine_type))}
+
+
+ENGINES: dict[str, Engine] = _discover()

@@ -32,4 +32,6 @@ ENGINE = Engine(
         "disconnected_clients", "model_*", "kv_hit_rate", "cached_tokens", "tokenizer_latency_ms", "worker_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
+    programs=("dynamo",),
+    priority=70,
 )

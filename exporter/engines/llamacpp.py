@@ -15,7 +15,8 @@ ENGINE = Engine(
     rows=(
         Row("requests_deferred", "llm_requests_waiting", note="requests waiting for a free slot"),
         Row("requests_processing", "llm_requests_running", note="busy slots"),
-        Row("kv_cache_usage_ratio", "llm_kv_cache_usage_ratio", note="used cells / n_ctx; removed 2025-06 (#13660)"),
+        Row("kv_cache_usage_ratio", "llm_kv_cache_usage_ratio", note="used cells / n_ctx; removed 2025-06 (#13660)",
+            uncaptured="removed 2025-06 (#13660); every capture is newer (engines.md §4)"),
         Row("prompt_tokens_cached", "llm_prefix_cache_hits_tokens_total", note="≥ 2026-10"),
         Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="+ cached below: every prompt token"),
         Row("prompt_tokens_cached", "llm_prefix_cache_queries_tokens_total", note="≥ 2026-10"),
@@ -33,4 +34,6 @@ ENGINE = Engine(
         InfoEndpoint("/v1/models", (("model", "data.0.id"),)),
         InfoEndpoint("/props", (("version", "build_info"),)),
     ),
+    programs=("llama-server",),
+    priority=40,
 )

@@ -25,7 +25,8 @@ ENGINE = Engine(
         Row("cached_tokens", "llm_prefix_cache_hits_tokens_total", note="source=device|host|storage ≥ 0.5.10"),
         Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="every prompt token is looked up"),
         Row("cache_hit_rate", "llm_prefix_cache_hit_ratio", aggregate="max", note="last prefill batch only"),
-        Row("num_retracted_requests", "llm_preemptions_total", note="≥ 0.5.8"),
+        Row("num_retracted_requests", "llm_preemptions_total", note="≥ 0.5.8",
+            uncaptured="≥ 0.5.8 counter, present only after a retraction"),
         Row("prompt_tokens", "llm_prompt_tokens_total", note="includes cached tokens"),
         Row("generation_tokens", "llm_generation_tokens_total"),
         Row("num_requests", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),),
@@ -68,4 +69,6 @@ ENGINE = Engine(
         InfoEndpoint("/get_model_info", (("model", "model_path"),)),
         InfoEndpoint("/get_server_info", (("version", "version"),)),
     ),
+    programs=("sglang",),
+    priority=20,
 )

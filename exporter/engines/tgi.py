@@ -13,7 +13,8 @@ ENGINE = Engine(
     rows=(
         Row("queue_size", "llm_requests_waiting"),
         Row("batch_current_size", "llm_requests_running"),
-        Row("batch_max_total_tokens", "llm_kv_cache_capacity_tokens", note="≥ 2.3.0"),
+        Row("batch_max_total_tokens", "llm_kv_cache_capacity_tokens", note="≥ 2.3.0",
+            uncaptured="≥ 2.3.0 but absent from the 3.3.5 capture (engines.md §3)"),
         Row("request_input_length", "llm_prompt_tokens_total", take="sum",
             note="recorded at validation, also for requests that fail later"),
         Row("request_generated_tokens", "llm_generation_tokens_total", take="sum", note="successful requests only"),
@@ -35,4 +36,6 @@ ENGINE = Engine(
         "batch_forward_duration", "batch_decode_duration", "batch_filter_duration", "batch_inference_duration",
     ),
     info=(InfoEndpoint("/info", (("model", "model_id"), ("version", "version"))),),
+    programs=("text-generation-launcher", "text-generation-server"),
+    priority=30,
 )

@@ -31,7 +31,8 @@ ENGINE = Engine(
         Row("inference_request_failure", "llm_requests_finished_total", labels=(("finish_reason", "error"),),
             note="reason = REJECTED | CANCELED | BACKEND | OTHER from r24.07"),
         Row("inference_first_response_histogram_ms", "gen_ai_server_time_to_first_token_seconds", scale=0.001,
-            note="ms; ≥ r24.11 with --metrics-config histogram_latencies=true; TTFT for decoupled models"),
+            note="ms; ≥ r24.11 with --metrics-config histogram_latencies=true; TTFT for decoupled models",
+                uncaptured="opt-in; in no capture: test_engines_more builds one"),
         Row("inference_request_duration_us", "llm_request_duration_seconds_total", scale=1e-6,
             note="cumulative microseconds; Triton has no latency histogram"),
         Row("inference_queue_duration_us", "llm_request_queue_time_seconds_total", scale=1e-6,
@@ -49,4 +50,6 @@ ENGINE = Engine(
         "trt_llm_runtime_memory_metrics", "trt_llm_inflight_batcher_metrics", "trt_llm_v1_metrics",
         "trt_llm_general_metrics", "trt_llm_disaggregated_serving_metrics",
     ),
+    programs=("tritonserver",),
+    priority=50,
 )

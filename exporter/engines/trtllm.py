@@ -24,4 +24,6 @@ ENGINE = Engine(
         "request_type_image", "request_type_structured_output", "kv_transfer_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
+    programs=("trtllm-serve",),
+    priority=60,
 )

@@ -9,17 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# engine_type -> program or top-level Python module names that start it (vllm serve, python -m sglang.launch_server,
-# text-generation-launcher and its text-generation-server shards, llama-server, tritonserver, trtllm-serve).
-ENGINE_PROGRAMS = {
-    "vllm": ("vllm",),
-    "sglang": ("sglang",),
-    "tgi": ("text-generation-launcher", "text-generation-server"),
-    "llamacpp": ("llama-server",),
-    "triton": ("tritonserver",),
-    "trtllm": ("trtllm-serve",),
-    "dynamo": ("dynamo",),
-}
+from exporter.engines import ENGINES
+
+# engine_type -> program or top-level Python module names that start it, from each engine table's `programs`.
+ENGINE_PROGRAMS = {engine.engine_type: engine.programs for engine in ENGINES.values()}
 _BY_PROGRAM = {program: engine for engine, programs in ENGINE_PROGRAMS.items() for program in programs}
 
 
