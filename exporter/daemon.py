@@ -17,7 +17,7 @@ from exporter import __version__, schema
 from exporter.config import Config
 from exporter.exposition import FamiliesCollector, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
-from exporter.target import Target
+from exporter.target import TARGET_STATES, Target
 
 log = logging.getLogger("llm_exporter")
 
@@ -121,6 +121,9 @@ class Daemon:
         families = [
             _self_family("llm_exporter_target_up", [Sample("llm_exporter_target_up",
                          {"target": name, "engine_type": s.engine_type}, float(s.up)) for name, s in snaps]),
+            _self_family("llm_exporter_target_state", [Sample("llm_exporter_target_state",
+                         {"target": name, "engine_type": s.engine_type, "state": state}, float(s.state == state))
+                         for name, s in snaps for state in TARGET_STATES]),
             _self_family("llm_exporter_scrape_duration_seconds", [Sample("llm_exporter_scrape_duration_seconds",
                          {"target": name}, s.duration) for name, s in snaps if s.polled]),
             _self_family("llm_exporter_last_success_timestamp_seconds", [Sample(

@@ -93,6 +93,10 @@ ENGINE_SPECS = (
 SELF_SPECS = (
     Spec("llm_exporter_target_up", "gauge", "", "1 if the last poll of the target succeeded.",
          ("target", "engine_type")),
+    Spec("llm_exporter_target_state", "gauge", "",
+         "1 for the target's current state, 0 for the others: ready (last poll succeeded), loading (the engine "
+         "says it is starting: its health endpoint or /metrics answers 503, or it has not been ready since the "
+         "exporter started) or down.", ("target", "engine_type", "state")),
     Spec("llm_exporter_scrape_duration_seconds", "gauge", "seconds",
          "Duration of the last poll of the target.", ("target",)),
     Spec("llm_exporter_last_success_timestamp_seconds", "gauge", "seconds",

@@ -12,9 +12,10 @@ import httpx
 class ScrapeError(Exception):
     """A fetch that must not be re-exported; kind is a short label value (timeout, http_status, …)."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: str, message: str, status: int | None = None):
         super().__init__(message)
         self.kind = kind
+        self.status = status  # the HTTP status, for kind http_status
 
 
 def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
@@ -24,7 +25,7 @@ def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
     try:
         with client.stream("GET", url, timeout=timeout, headers=headers) as response:
             if response.status_code != 200:
-                raise ScrapeError("http_status", f"HTTP {response.status_code} from {url}")
+                raise ScrapeError("http_status", f"HTTP {response.status_code} from {url}", response.status_code)
             content_type = response.headers.get("content-type", "")
             if "html" in content_type:
                 raise ScrapeError("not_metrics", f"{url} answered {content_type!r}, not metrics text")
@@ -84,3 +85,12 @@ def fetch_identity(client: httpx.Client, url: str, fields: tuple[tuple[str, str]
         return {}
     found = {key: _dig(document, path) for key, path in fields}
     return {key: str(value) for key, value in found.items() if isinstance(value, (str, int, float)) and value != ""}
+
+
+def fetch_status(client: httpx.Client, url: str, timeout: float, headers: dict[str, str] | None = None) -> int | None:
+    """The HTTP status a health endpoint answers (its body is not read); None when nothing answers."""
+    try:
+        with client.stream("GET", url, timeout=timeout, headers=headers) as response:
+            return response.status_code
+    except httpx.HTTPError:
+        return None

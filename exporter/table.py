@@ -47,6 +47,7 @@ class Engine:
     model_scope: str = ""  # a source family; when present, other families keep only the models it names
     info: tuple[InfoEndpoint, ...] = ()
     programs: tuple[str, ...] = ()  # program or top-level Python module names that start the engine (/proc)
+    health: str = "/health"  # answers 503 while the engine loads its model (read only when a poll fails)
     priority: int = 100  # detection order when two tables know as many families of a scrape; lower first
     sources: frozenset[str] = field(init=False, repr=False)
 

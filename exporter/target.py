@@ -15,10 +15,12 @@ from exporter.engines import ENGINES
 from exporter.family import Family, Sample
 from exporter.normalize import Normalizer, Resolver, Result, detect
 from exporter.parse import ParseError, Parser
-from exporter.scrape import ScrapeError, fetch_identity, fetch_metrics
+from exporter.scrape import ScrapeError, fetch_identity, fetch_metrics, fetch_status
 from exporter.table import Engine
 
 log = logging.getLogger("llm_exporter.target")
+
+TARGET_STATES = ("ready", "loading", "down")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Snapshot:
 
     up: bool = False
     polled: bool = False
+    state: str = "loading"  # ready | loading | down (see llm_exporter_target_state)
     engine_type: str = "unknown"
     duration: float = 0.0
     last_success: float = 0.0
@@ -59,6 +62,7 @@ class Target:
         self._normalizer: Normalizer | None = None
         self._detected: Engine | None = None
         self._identity_read_at = -math.inf
+        self._ever_ready = False
 
     def _headers(self) -> dict[str, str] | None:
         if not self.config.bearer_token_file:
@@ -108,7 +112,7 @@ class Target:
         try:
             engine, result, families = self.scrape_once()
         except ScrapeError as error:
-            self._fail(error.kind, str(error), time.monotonic() - started)
+            self._fail(error.kind, str(error), time.monotonic() - started, error.status)
             return
         except ParseError as error:
             self._fail("parse", str(error), time.monotonic() - started)
@@ -117,7 +121,8 @@ class Target:
             log.debug("target %s: internal error while polling", self.config.name, exc_info=True)
             self._fail("internal", f"internal error: {type(error).__name__}: {error}", time.monotonic() - started)
             return
-        snapshot = Snapshot(up=True, polled=True, engine_type=self.snapshot.engine_type,
+        self._ever_ready = True
+        snapshot = Snapshot(up=True, polled=True, state="ready", engine_type=self.snapshot.engine_type,
                             duration=time.monotonic() - started, last_success=time.time())
         if engine is None or result is None:
             snapshot.unmapped = [family.name for family in families]
@@ -137,10 +142,24 @@ class Target:
         spec = schema.spec("llm_engine_info")
         return Family(spec.name, spec.type, spec.help, [Sample(spec.name, labels, 1.0)])
 
-    def _fail(self, kind: str, message: str, duration: float) -> None:
+    def _state_when_failing(self, status: int | None) -> str:
+        """loading when the engine says it is starting or has not been ready since we started; else down."""
+        if not self._ever_ready or status == 503:
+            return "loading"
+        engine = self._engine or self._detected
+        path = engine.health if engine is not None else "/health"
+        try:
+            headers = self._headers()
+        except ScrapeError:
+            headers = None
+        status = fetch_status(self.client, self.config.base_url + path, self.config.timeout, headers)
+        return "loading" if status == 503 else "down"
+
+    def _fail(self, kind: str, message: str, duration: float, status: int | None = None) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
         previous = self.snapshot
         if previous.error != message:
             log.warning("target %s: %s", self.config.name, message)
-        self.snapshot = Snapshot(up=False, polled=True, engine_type=previous.engine_type, duration=duration,
+        self.snapshot = Snapshot(up=False, polled=True, state=self._state_when_failing(status),
+                                 engine_type=previous.engine_type, duration=duration,
                                  last_success=previous.last_success, error=message)

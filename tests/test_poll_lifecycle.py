@@ -258,3 +258,46 @@ def test_configured_engine_type_is_reported_before_the_first_success():
 def test_identity_json_is_parsed_from_the_capped_body():
     client = _mock_client({"/v1/models": httpx.Response(200, content=json.dumps({"data": [{"id": "m"}]}).encode())})
     assert fetch_identity(client, "http://engine/v1/models", (("model", "data.0.id"),), 1.0) == {"model": "m"}
+
+
+def _state(target: Target) -> str:
+    return target.snapshot.state
+
+
+def test_lifecycle_loading_ready_down_from_the_engines_health_endpoint():
+    # llama.cpp and TGI answer 503 on /health while they load a model; a dead engine answers nothing.
+    routes: dict[str, httpx.Response | bytes] = {"/health": httpx.Response(503, json={"error": "Loading model"})}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = routes.get(request.url.path)
+        if answer is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(200, content=answer)
+
+    target = Target(TargetConfig(url="http://engine/metrics", name="t0", engine_type="llamacpp"),
+                    httpx.Client(transport=httpx.MockTransport(handler)))
+    target.poll()
+    assert _state(target) == "loading"  # never ready since the exporter started
+    routes["/metrics"] = (FIXTURES / "llamacpp-b11434-cpu-live.prom").read_bytes()
+    routes["/health"] = httpx.Response(200, json={"status": "ok"})
+    target.poll()
+    assert _state(target) == "ready"
+    del routes["/metrics"], routes["/health"]  # the process is gone
+    target.poll()
+    assert _state(target) == "down"
+    routes["/metrics"] = httpx.Response(503, text="Loading model")  # restarted, loading again
+    target.poll()
+    assert _state(target) == "loading"
+    del routes["/metrics"]
+    routes["/health"] = httpx.Response(503, text="Loading model")
+    target.poll()
+    assert _state(target) == "loading"
+
+
+def test_target_state_is_exported_as_one_series_per_state():
+    daemon = Daemon(Config(targets=(TargetConfig(url="http://engine/metrics", name="t0", engine_type="vllm"),)))
+    daemon.targets[0] = Target(daemon.config.targets[0], _mock_client({}))
+    daemon.targets[0].poll()
+    states = _self_metric(daemon, "llm_exporter_target_state")
+    assert states == {(("engine_type", "vllm"), ("state", state), ("target", "t0")): float(state == "loading")
+                      for state in ("ready", "loading", "down")}

@@ -51,5 +51,6 @@ ENGINE = Engine(
         "trt_llm_general_metrics", "trt_llm_disaggregated_serving_metrics",
     ),
     programs=("tritonserver",),
+    health="/v2/health/ready",
     priority=50,
 )
