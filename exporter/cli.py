@@ -9,7 +9,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -27,10 +27,10 @@ from exporter.config import (
     parse_duration,
     with_flag_targets,
 )
-from exporter.daemon import Daemon
+from exporter.daemon import Collector, Daemon
 from exporter.parse import ParseError
 from exporter.scrape import ScrapeError
-from exporter.server import serve
+from exporter.server import Reload, serve
 
 log = logging.getLogger("llm_exporter")
 
@@ -102,7 +102,7 @@ def _config(args: argparse.Namespace) -> Config:
     return config
 
 
-def _gpu_factory(config: Config):  # noqa: ANN202 - returns a collector factory or None
+def _gpu_factory(config: Config) -> Callable[[float], Collector] | None:
     if config.gpu.enabled == "false":
         return None
     from exporter.gpu import GpuCollector
@@ -111,7 +111,7 @@ def _gpu_factory(config: Config):  # noqa: ANN202 - returns a collector factory 
     return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids)
 
 
-def _reloader(args: argparse.Namespace, daemon: Daemon):  # noqa: ANN202 - a Reload
+def _reloader(args: argparse.Namespace, daemon: Daemon) -> Reload:
     """Re-read config file and flags; a bad config is rejected with its problems and the last good one runs on."""
     lock = threading.Lock()
 

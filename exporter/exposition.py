@@ -47,7 +47,7 @@ Encoder = Callable[[FamiliesCollector], bytes]
 
 def encoder_for(accept: str | None) -> tuple[Encoder, str]:
     """(encoder, content type) for an Accept header: OpenMetrics when asked for, else the text format."""
-    return choose_encoder(accept or "")  # type: ignore[return-value]
+    return choose_encoder(accept or "")
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

@@ -30,7 +30,8 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         shown = [s for s in family.samples if not s.name.endswith("_bucket")]
         for sample in shown[:8]:
             labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items() if k not in ("engine_type", "target"))
-            lines.append(f"      {sample.name}{{{labels}}} {floatToGoString(sample.value)}")
+            value: str = floatToGoString(sample.value)  # type: ignore[no-untyped-call]
+            lines.append(f"      {sample.name}{{{labels}}} {value}")
         if len(shown) > 8:
             lines.append(f"      … {len(shown) - 8} more")
     lines.append(f"\nunmapped engine families ({len(result.unmapped)}):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from exporter import __version__
 from exporter.daemon import Daemon
@@ -123,11 +124,11 @@ class _Server(ThreadingHTTPServer):
 class _TlsServer(_Server):
     """Hands each accepted socket to its own thread before the TLS handshake, so a slow client cannot block accept."""
 
-    def finish_request(self, request, client_address) -> None:  # noqa: ANN001 - the stdlib's signature
+    def finish_request(self, request: Any, client_address: Any) -> None:
         request.do_handshake()
         super().finish_request(request, client_address)
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - the stdlib's signature
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # A failed handshake (wrong CA, plain HTTP to a TLS port) is the client's problem: one debug line, no trace.
         log.debug("TLS connection from %s failed", client_address[0])
 

@@ -30,7 +30,8 @@ def _load_pynvml() -> ModuleType | None:
     except ImportError:
         log.warning("nvidia-ml-py is not installed: GPU metrics are off")
         return None
-    return pynvml
+    module: ModuleType = pynvml
+    return module
 
 
 def _cuda_version(code: int) -> str:
