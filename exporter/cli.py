@@ -25,6 +25,7 @@ from exporter.config import (
     load_file,
     metrics_url,
     parse_duration,
+    redact,
     with_flag_targets,
 )
 from exporter.daemon import Collector, Daemon
@@ -76,6 +77,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         metavar="ADDRESS", help=f"where /metrics is served (default {DEFAULT_LISTEN_ADDRESS})")
     parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
                         help="TLS and basic auth, in the Prometheus exporter-toolkit format")
+    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                        help="accept POST /-/reload (as Prometheus does; SIGHUP always reloads)")
     parser.add_argument("--gpu", choices=("auto", "true", "false"), default=None,
                         help="NVML GPU collector (default auto: on where a driver is found)")
     parser.add_argument("--log.level", dest="log_level", default="info",
@@ -164,7 +167,7 @@ def run(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload).start())
     try:
-        server = serve(daemon, args.listen_address, web, reload)
+        server = serve(daemon, args.listen_address, web, reload if args.enable_lifecycle else None)
     except (OSError, ValueError, ssl.SSLError) as error:
         print(f"llm-exporter: cannot listen on {args.listen_address}: {error}", file=sys.stderr)
         return 2
@@ -197,7 +200,7 @@ def check_config(argv: Sequence[str]) -> int:
         return 1
     print(f"{args.path}: OK, {len(config.targets)} target(s)")
     for target in config.targets:
-        print(f"  {target.name}: {target.url} engine_type={target.engine_type} every {target.interval:g}s "
+        print(f"  {target.name}: {redact(target.url)} engine_type={target.engine_type} every {target.interval:g}s "
               f"(timeout {target.timeout:g}s)")
     return 0
 

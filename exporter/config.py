@@ -44,6 +44,7 @@ class TargetConfig:
     interval: float = 5.0
     timeout: float = 4.0
     max_response_bytes: int = 16 << 20
+    sample_limit: int = 100_000  # as Prometheus's sample_limit; 0: none. A large vLLM with 8 DP ranks has ~10k.
     histogram_buckets: str = "canonical"
     bearer_token_file: str = ""
 
@@ -94,9 +95,22 @@ def metrics_url(url: str) -> str:
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, got {redact(url)!r}")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError(f"must be an http(s) URL with a port from 1 to 65535, got {redact(url)!r}") from None
     return url if parts.path not in ("", "/") else f"{parts.scheme}://{parts.netloc}/metrics"
+
+
+def redact(url: str) -> str:
+    """The URL as it may be shown (landing page, logs, errors): a password in it becomes xxxxx."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:xxxxx@{host}").geturl()
 
 
 def default_name(url: str) -> str:
@@ -161,6 +175,12 @@ def _choice(options: tuple[str, ...]) -> Any:
     return convert
 
 
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"must be a whole number (0 for no limit), got {text!r}")
+    return int(text)
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -175,10 +195,11 @@ _TARGET_FIELDS: dict[str, Any] = {
     "interval": parse_duration,
     "timeout": parse_duration,
     "max_response_bytes": _parse_size,
+    "sample_limit": _count,
     "histogram_buckets": _choice(HISTOGRAM_MODES),
     "bearer_token_file": _nonempty,
 }
-_DEFAULT_FIELDS = ("engine_type", "interval", "timeout", "max_response_bytes", "histogram_buckets")
+_DEFAULT_FIELDS = ("engine_type", "interval", "timeout", "max_response_bytes", "sample_limit", "histogram_buckets")
 
 
 def _target(reader: YamlReader, node: yaml.Node, path: str, defaults: dict[str, Any]) -> TargetConfig | None:

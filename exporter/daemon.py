@@ -66,14 +66,14 @@ class Daemon:
                                              job_defaults={"coalesce": True, "max_instances": 1,
                                                            "misfire_grace_time": None})
 
-    def _schedule_targets(self) -> None:
-        for target in self.targets:
+    def _schedule(self, targets: list[Target]) -> None:
+        for target in targets:
             self.scheduler.add_job(target.poll, "interval", seconds=target.config.interval,
                                    id=f"target:{target.config.name}", next_run_time=datetime.now(UTC))
 
     def start(self) -> None:
         """Start polling now and then at each target's interval."""
-        self._schedule_targets()
+        self._schedule(self.targets)
         if self.gpu is not None:
             self.scheduler.add_job(self.gpu.poll, "interval", seconds=self.config.gpu.interval,
                                    id="gpu", next_run_time=datetime.now(UTC))
@@ -82,16 +82,18 @@ class Daemon:
                  ", ".join(f"{t.config.name} every {t.config.interval:g}s" for t in self.targets) or "none")
 
     def apply(self, config: Config) -> None:
-        """Switch to a new target set: unchanged targets keep their state, the others start afresh."""
-        kept = {target.config: target for target in self.targets}
-        targets = [kept.get(target) or Target(target, self.client) for target in config.targets]
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("target:"):
-                job.remove()
+        """Switch to a new target set: unchanged targets keep their state and schedule, the others start afresh."""
+        old = {target.config: target for target in self.targets}
+        targets = [old.get(target) or Target(target, self.client) for target in config.targets]
+        kept = {id(target) for target in targets}
+        started = [target for target in targets if target.config not in old]
+        if self.scheduler.running:
+            for target in self.targets:
+                if id(target) not in kept:
+                    self.scheduler.remove_job(f"target:{target.config.name}")
+            self._schedule(started)
         self.targets = targets
         self.config = replace(self.config, targets=config.targets)
-        if self.scheduler.running:
-            self._schedule_targets()
 
     def stop(self) -> None:
         """Stop polling and release connections."""

@@ -45,6 +45,10 @@ class ParseError(ValueError):
         self.message = message
 
 
+class SampleLimitError(ParseError):
+    """A body with more samples than its target's sample_limit."""
+
+
 def _unescape(match: re.Match[str]) -> str:
     return _UNESCAPE.get(match.group(1), "\\" + match.group(1))
 
@@ -145,8 +149,11 @@ class Parser:
         self._series: _SeriesCache = {}  # series text (a sample line before " value") -> name, labels, identity
         self._headers: _HeaderCache = {}  # comment line -> what _header read from it
 
-    def parse(self, text: str) -> list[Family]:
-        """Families in the order they appear; raises ParseError on anything a scraper should not trust."""
+    def parse(self, text: str, sample_limit: int = 0) -> list[Family]:
+        """Families in the order they appear; raises ParseError on anything a scraper should not trust.
+
+        Past sample_limit samples (0: no limit) it stops with SampleLimitError, before holding any more.
+        """
         if text and not text.endswith("\n"):
             raise ParseError(0, "truncated body: the last line has no newline")
         families: list[Family] = []
@@ -191,6 +198,8 @@ class Parser:
                 shown = ",".join(f'{key}="{text}"' for key, text in labels.items())
                 raise ParseError(line_no, f"duplicate series {name}{{{shown}}}")
             seen.add(identity)
+            if sample_limit and len(seen) > sample_limit:
+                raise SampleLimitError(line_no, f"more than {sample_limit} samples (the target's sample_limit)")
             if name not in members:
                 current = by_name.get(name)
                 if current is None:

@@ -7,7 +7,7 @@ import time
 import httpx
 from prometheus_client.utils import floatToGoString
 
-from exporter.config import TargetConfig, default_name
+from exporter.config import TargetConfig, default_name, redact
 from exporter.target import Target
 
 
@@ -18,7 +18,7 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
     started = time.monotonic()
     engine, result, families = Target(config, client).scrape_once()
     elapsed = time.monotonic() - started
-    lines = [f"target:   {url}", f"engine:   {engine.engine_type if engine else 'unknown'}",
+    lines = [f"target:   {redact(url)}", f"engine:   {engine.engine_type if engine else 'unknown'}",
              f"families: {len(families)} in the scrape", f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)"]
     if engine is None or result is None:
         lines.append("\nno engine table knows these families; all are unmapped:")

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from exporter.config import redact
+
 
 class ScrapeError(Exception):
     """A fetch that must not be re-exported; kind is a short label value (timeout, http_status, …)."""
@@ -22,28 +24,29 @@ def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
                headers: dict[str, str] | None = None) -> bytes:
     """The body of a 200 answer, streamed under a size cap and an overall deadline; raises ScrapeError."""
     deadline = time.monotonic() + timeout
+    shown = redact(url)
     try:
         with client.stream("GET", url, timeout=timeout, headers=headers) as response:
             if response.status_code != 200:
-                raise ScrapeError("http_status", f"HTTP {response.status_code} from {url}", response.status_code)
+                raise ScrapeError("http_status", f"HTTP {response.status_code} from {shown}", response.status_code)
             content_type = response.headers.get("content-type", "")
             if "html" in content_type:
-                raise ScrapeError("not_metrics", f"{url} answered {content_type!r}, not metrics text")
+                raise ScrapeError("not_metrics", f"{shown} answered {content_type!r}, not metrics text")
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ScrapeError("too_large", f"{url} sent more than {max_bytes} bytes (the size cap)")
+                    raise ScrapeError("too_large", f"{shown} sent more than {max_bytes} bytes (the size cap)")
                 if time.monotonic() > deadline:
-                    raise ScrapeError("timeout", f"{url} did not finish within {timeout:g}s")
+                    raise ScrapeError("timeout", f"{shown} did not finish within {timeout:g}s")
                 chunks.append(chunk)
     except httpx.TimeoutException:
-        raise ScrapeError("timeout", f"{url} did not answer within {timeout:g}s") from None
+        raise ScrapeError("timeout", f"{shown} did not answer within {timeout:g}s") from None
     except httpx.ConnectError as error:
-        raise ScrapeError("connection", f"cannot connect to {url}: {error}") from None
+        raise ScrapeError("connection", f"cannot connect to {shown}: {error}") from None
     except httpx.HTTPError as error:
-        raise ScrapeError("http", f"{url}: {type(error).__name__}: {error}") from None
+        raise ScrapeError("http", f"{shown}: {type(error).__name__}: {error}") from None
     return b"".join(chunks)
 
 
@@ -54,7 +57,7 @@ def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ScrapeError("encoding", f"{url} sent invalid UTF-8 at byte {error.start}") from None
+        raise ScrapeError("encoding", f"{redact(url)} sent invalid UTF-8 at byte {error.start}") from None
 
 
 def _dig(document: Any, path: str) -> Any:

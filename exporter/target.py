@@ -14,7 +14,7 @@ from exporter.config import TargetConfig
 from exporter.engines import ENGINES
 from exporter.family import Family, Sample
 from exporter.normalize import Normalizer, Resolver, Result, detect
-from exporter.parse import ParseError, Parser
+from exporter.parse import ParseError, Parser, SampleLimitError
 from exporter.scrape import ScrapeError, fetch_identity, fetch_metrics, fetch_status
 from exporter.table import Engine
 
@@ -98,7 +98,7 @@ class Target:
         headers = self._headers()
         text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes,
                              headers)
-        families = self._parser.parse(text)
+        families = self._parser.parse(text, self.config.sample_limit)
         # A restarting engine (or SGLang before its first request) shows few families: keep the last detection.
         engine = self._engine or detect(families, ENGINES.values(), self._resolver) or self._detected
         self._detected = engine
@@ -113,6 +113,9 @@ class Target:
             engine, result, families = self.scrape_once()
         except ScrapeError as error:
             self._fail(error.kind, str(error), time.monotonic() - started, error.status)
+            return
+        except SampleLimitError as error:
+            self._fail("too_many_series", str(error), time.monotonic() - started)
             return
         except ParseError as error:
             self._fail("parse", str(error), time.monotonic() - started)

@@ -126,7 +126,7 @@ def test_reload_rejects_a_bad_config_and_keeps_the_last_good_one(tmp_path):
     with EngineStub(respond(VLLM)) as first, EngineStub(respond(VLLM)) as second:
         config = tmp_path / "exporter.yml"
         config.write_text(f"targets:\n  - url: {first.url}\n    name: first\n    interval: 1s\n    timeout: 1s\n")
-        exporter = Exporter("--config.file", str(config))
+        exporter = Exporter("--config.file", str(config), "--web.enable-lifecycle")
         base = f"http://127.0.0.1:{exporter.port}"
         try:
             exporter.wait_listening()
