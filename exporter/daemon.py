@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
 from exporter.config import Config
-from exporter.exposition import FamiliesCollector, accepts_gzip, compress, encoder_for
+from exporter.exposition import Encoder, FamiliesCollector, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
 from exporter.target import TARGET_STATES, Target
 
@@ -51,6 +52,27 @@ def _engine_families(per_target: list[list[Family]]) -> list[Family]:
     return [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
 
 
+class _Exposition:
+    """The families of one state as a prometheus_client collector, and the bodies encoded from it."""
+
+    def __init__(self, state: tuple[object, ...], collector: FamiliesCollector):
+        self.state = state  # held, so compared with `is`, never by an id that could be reused
+        self.collector = collector
+        self.bodies: dict[tuple[str, bool], bytes] = {}
+
+    def built_from(self, state: tuple[object, ...]) -> bool:
+        """True if state holds the same objects this exposition was built from."""
+        return len(state) == len(self.state) and all(a is b for a, b in zip(state, self.state, strict=True))
+
+    def body(self, content_type: str, zipped: bool, encoder: Encoder) -> bytes:
+        """The body in one format, encoded on first use."""
+        body = self.bodies.get((content_type, zipped))
+        if body is None:
+            body = encoder(self.collector)
+            body = self.bodies[content_type, zipped] = compress(body) if zipped else body
+        return body
+
+
 class Daemon:
     """Owns the targets, their schedule and the optional GPU collector."""
 
@@ -59,6 +81,10 @@ class Daemon:
         self.client = httpx.Client(follow_redirects=False)
         self.targets = [Target(target, self.client) for target in config.targets]
         self.config_reload_ok = True
+        self._lock = threading.Lock()
+        self._exposition: _Exposition | None = None
+        # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
+        self._wanted: dict[tuple[str, bool], Encoder] = {}
         self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
         # delays another target; the cap only bounds a config with very many targets.
@@ -68,14 +94,21 @@ class Daemon:
 
     def _schedule(self, targets: list[Target]) -> None:
         for target in targets:
-            self.scheduler.add_job(target.poll, "interval", seconds=target.config.interval,
+            self.scheduler.add_job(self._then_prepare(target.poll), "interval", seconds=target.config.interval,
                                    id=f"target:{target.config.name}", next_run_time=datetime.now(UTC))
+
+    def _then_prepare(self, poll: Callable[[], None]) -> Callable[[], None]:
+        def job() -> None:
+            poll()
+            self._after_poll()
+
+        return job
 
     def start(self) -> None:
         """Start polling now and then at each target's interval."""
         self._schedule(self.targets)
         if self.gpu is not None:
-            self.scheduler.add_job(self.gpu.poll, "interval", seconds=self.config.gpu.interval,
+            self.scheduler.add_job(self._then_prepare(self.gpu.poll), "interval", seconds=self.config.gpu.interval,
                                    id="gpu", next_run_time=datetime.now(UTC))
         self.scheduler.start()
         log.info("polling %d target(s): %s", len(self.targets),
@@ -107,11 +140,6 @@ class Daemon:
         """True once every target has been polled at least once."""
         return all(target.snapshot.polled for target in self.targets)
 
-    # What the last /metrics body was built from, held (so compared with `is`, never by an id that could be
-    # reused), and the bodies encoded from it: rebuilt only when a poll or a reload changes something.
-    _state: tuple[object, ...] = ()
-    _collector: FamiliesCollector | None = None
-    _bodies: dict[tuple[str, bool], bytes] = {}
 
     def families(self) -> list[Family]:
         """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
@@ -146,24 +174,39 @@ class Daemon:
                 "llm_exporter_collector_up", {"collector": "gpu"}, float(self.gpu.up))]))
         return families
 
+    def _state(self) -> tuple[object, ...]:
+        """Everything /metrics is built from; a poll or a reload replaces one of these objects."""
+        gpu = self.gpu.families() if self.gpu is not None else None
+        return (*(target.snapshot for target in self.targets), gpu,
+                self.gpu.up if self.gpu is not None else None, self.config_reload_ok)
+
+    def _current(self) -> _Exposition:
+        """The exposition of the current state, built when the state changed."""
+        state = self._state()
+        current = self._exposition
+        if current is None or not current.built_from(state):
+            with self._lock:
+                current = self._exposition
+                if current is None or not current.built_from(state):
+                    current = self._exposition = _Exposition(state, FamiliesCollector(self.families()))
+        return current
+
     def exposition(self, accept: str | None = None, accept_encoding: str | None = None) -> tuple[bytes, str, bool]:
         """(body, content type, gzipped) of /metrics for a scraper's Accept and Accept-Encoding headers.
 
-        Built and encoded once per change of the snapshots, so a scrape costs a lookup, never an engine call.
+        Bodies are built and encoded once per change of state, on the poll's thread for the formats scrapers
+        asked for before, so a scrape is a lookup, never an engine call nor, usually, an encoding.
         """
-        gpu = self.gpu.families() if self.gpu is not None else None
-        state = (*(target.snapshot for target in self.targets), gpu,
-                 self.gpu.up if self.gpu is not None else None, self.config_reload_ok)
-        if self._collector is None or len(state) != len(self._state) or \
-                any(new is not old for new, old in zip(state, self._state, strict=True)):
-            self._state, self._collector, self._bodies = state, FamiliesCollector(self.families()), {}
         encoder, content_type = encoder_for(accept)
         zipped = accepts_gzip(accept_encoding)
-        body = self._bodies.get((content_type, zipped))
-        if body is None:
-            body = encoder(self._collector)
-            body = self._bodies[content_type, zipped] = compress(body) if zipped else body
-        return body, content_type, zipped
+        self._wanted[content_type, zipped] = encoder
+        return self._current().body(content_type, zipped, encoder), content_type, zipped
+
+    def _after_poll(self) -> None:
+        """Build and encode what the next scrapes will ask for, while no scraper waits."""
+        current = self._current()
+        for (content_type, zipped), encoder in list(self._wanted.items()):
+            current.body(content_type, zipped, encoder)
 
     def render(self) -> str:
         """The text-format /metrics body, uncompressed."""

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample as ClientSample
 
 from exporter.family import Family
 
@@ -27,7 +26,8 @@ def to_metric(family: Family) -> Metric:
     if suffix and name.endswith(suffix):
         name = name[: -len(suffix)]
     metric = Metric(name, family.help, family.type)
-    metric.samples = [ClientSample(sample.name, sample.labels, sample.value) for sample in family.samples]
+    # Our Sample reads as theirs (see exporter.family): the list is taken as it is.
+    metric.samples = family.samples  # type: ignore[assignment]
     return metric
 
 

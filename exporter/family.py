@@ -1,17 +1,25 @@
-"""The in-memory form of metric families: what parse produces, normalize maps and render writes."""
+"""The in-memory form of metric families: what parse produces, normalize maps and exposition encodes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(slots=True)
 class Sample:
-    """One exposition line: a sample name, its labels and its value."""
+    """One exposition line: a sample name, its labels and its value.
+
+    Also reads as a prometheus_client Sample (no timestamp, exemplar or native histogram), so the encoders take
+    it as it is, with no copy per sample.
+    """
 
     name: str
     labels: dict[str, str]
     value: float
+    timestamp: ClassVar[None] = None
+    exemplar: ClassVar[None] = None
+    native_histogram: ClassVar[None] = None
 
 
 @dataclass(slots=True)

@@ -196,7 +196,7 @@ def test_an_unchanged_state_is_encoded_once(monkeypatch):
         return real(families)
 
     monkeypatch.setattr(daemon_module, "FamiliesCollector", counting)
-    daemon._collector = None  # noqa: SLF001 - start from an empty cache
+    daemon._exposition = None  # noqa: SLF001 - start from an empty cache
     first = daemon.exposition()[0]
     assert daemon.exposition()[0] is first and len(calls) == 1
     daemon.targets[0].poll()
@@ -301,3 +301,15 @@ def test_target_state_is_exported_as_one_series_per_state():
     states = _self_metric(daemon, "llm_exporter_target_state")
     assert states == {(("engine_type", "vllm"), ("state", state), ("target", "t0")): float(state == "loading")
                       for state in ("ready", "loading", "down")}
+
+
+def test_after_a_poll_the_formats_scrapers_asked_for_are_encoded_ahead():
+    daemon = _metrics_daemon()
+    daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")
+    daemon.targets[0].poll()
+    daemon._after_poll()  # noqa: SLF001 - what the poll job runs after each poll
+    prepared = daemon._exposition  # noqa: SLF001
+    [(content_type, zipped)] = prepared.bodies
+    assert content_type.startswith("application/openmetrics-text") and zipped
+    assert daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")[0] is \
+        next(iter(prepared.bodies.values()))
