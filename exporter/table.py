@@ -7,6 +7,7 @@ the logic that applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Row:
     fallback: bool = False  # an older name: used only when no earlier row produced the unified family
     note: str = ""  # versions and semantics, for people reading the table
     uncaptured: str = ""  # why the row stays although no capture in tests/fixtures/engines has its family
+    # When a counter row's value moves: "per_step" (every scheduler step, so a long generation shows progress) or
+    # "per_completion" (only when a request finishes). The stalled-engine rule reads it; token rows must say.
+    counted: Literal["", "per_step", "per_completion"] = ""
 
 
 @dataclass(frozen=True)

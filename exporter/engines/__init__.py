@@ -25,3 +25,9 @@ def _discover() -> dict[str, Engine]:
 
 
 ENGINES: dict[str, Engine] = _discover()
+
+
+def engines_counting(unified: str, how: str) -> tuple[str, ...]:
+    """engine_types whose rows for a unified counter move `how` ("per_step" or "per_completion")."""
+    return tuple(engine.engine_type for engine in ENGINES.values()
+                 if any(row.unified == unified and row.counted == how for row in engine.rows))

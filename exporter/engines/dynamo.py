@@ -17,7 +17,7 @@ ENGINE = Engine(
         Row("queued_requests", "llm_requests_waiting", note="waiting in the frontend's HTTP queue"),
         Row("inflight_requests", "llm_requests_running", note="accepted by the frontend, not yet finished"),
         Row("input_sequence_tokens", "llm_prompt_tokens_total", take="sum"),
-        Row("output_tokens", "llm_generation_tokens_total", note="updated while tokens stream"),
+        Row("output_tokens", "llm_generation_tokens_total", note="updated while tokens stream", counted="per_step"),
         Row("requests", "llm_requests_finished_total", match=(("status", "success"),),
             labels=(("finish_reason", "unknown"),)),
         Row("requests", "llm_requests_finished_total", match=(("status", "error"),),

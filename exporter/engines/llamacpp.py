@@ -22,7 +22,7 @@ ENGINE = Engine(
         Row("prompt_tokens_cached", "llm_prefix_cache_queries_tokens_total", note="≥ 2026-10"),
         Row("prompt_tokens", "llm_prompt_tokens_total", note="excludes cached tokens"),
         Row("prompt_tokens_cached", "llm_prompt_tokens_total", note="≥ 2026-10; before, cached tokens are uncounted"),
-        Row("tokens_predicted", "llm_generation_tokens_total"),
+        Row("tokens_predicted", "llm_generation_tokens_total", counted="per_completion"),
     ),
     ignored=(
         "prompt_seconds", "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet

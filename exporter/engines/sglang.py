@@ -28,7 +28,7 @@ ENGINE = Engine(
         Row("num_retracted_requests", "llm_preemptions_total", note="≥ 0.5.8",
             uncaptured="≥ 0.5.8 counter, present only after a retraction"),
         Row("prompt_tokens", "llm_prompt_tokens_total", note="includes cached tokens"),
-        Row("generation_tokens", "llm_generation_tokens_total"),
+        Row("generation_tokens", "llm_generation_tokens_total", counted="per_completion"),
         Row("num_requests", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),),
             note="aborted requests included; SGLang does not split by reason"),
         Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),

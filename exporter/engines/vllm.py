@@ -26,7 +26,7 @@ ENGINE = Engine(
             uncaptured="V0 gauge, visible ≤ 0.8.0 (engines.md §1.3)"),
         Row("num_preemptions", "llm_preemptions_total"),
         Row("prompt_tokens", "llm_prompt_tokens_total"),
-        Row("generation_tokens", "llm_generation_tokens_total"),
+        Row("generation_tokens", "llm_generation_tokens_total", counted="per_step"),
         Row("request_success", "llm_requests_finished_total", note="stop, length, abort (+error ≥ 0.13, repetition)"),
         Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),
         Row("request_time_per_output_token_seconds", "gen_ai_server_time_per_output_token_seconds",
