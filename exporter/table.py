@@ -51,6 +51,9 @@ class Engine:
     model_scope: str = ""  # a source family; when present, other families keep only the models it names
     info: tuple[InfoEndpoint, ...] = ()
     programs: tuple[str, ...] = ()  # program or top-level Python module names that start the engine (/proc)
+    # finish_reason values of llm_requests_finished_total that are the server's failures (the availability SLO's
+    # bad events); client errors (`rejected`) and client cancellations (`abort`, where the engine can tell) are not.
+    failure_reasons: tuple[str, ...] = ("error",)
     health: str = "/health"  # answers 503 while the engine loads its model (read only when a poll fails)
     priority: int = 100  # detection order when two tables know as many families of a scrape; lower first
     sources: frozenset[str] = field(init=False, repr=False)

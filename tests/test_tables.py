@@ -22,3 +22,10 @@ def test_engines_counting_splits_the_engines_that_report_generated_tokens():
     assert {"vllm", "dynamo"} <= set(per_step)
     assert {"sglang", "tgi", "llamacpp", "triton"} <= set(per_completion)
     assert not set(per_step) & set(per_completion)
+
+
+def test_client_errors_never_count_as_server_failures():
+    for engine in ENGINES.values():
+        assert "rejected" not in engine.failure_reasons and "error" in engine.failure_reasons
+    assert ENGINES["vllm"].failure_reasons == ("error",)  # a vLLM abort is the client going away
+    assert "abort" in ENGINES["sglang"].failure_reasons  # SGLang's only failure signal

@@ -30,7 +30,13 @@ ENGINE = Engine(
         Row("prompt_tokens", "llm_prompt_tokens_total", note="includes cached tokens"),
         Row("generation_tokens", "llm_generation_tokens_total", counted="per_completion"),
         Row("num_requests", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),),
-            note="aborted requests included; SGLang does not split by reason"),
+            note="every finished request, aborted ones included; SGLang does not split by reason"),
+        # Aborted requests are counted in num_requests too: moved from `unknown` to `abort` (same scrape, so the
+        # difference never goes down).
+        Row("num_aborted_requests", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),),
+            scale=-1.0, note="≥ 0.4.9"),
+        Row("num_aborted_requests", "llm_requests_finished_total", labels=(("finish_reason", "abort"),),
+            note="≥ 0.4.9; client disconnects and server-side aborts alike"),
         Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),
         Row("request_time_per_output_token_seconds", "gen_ai_server_time_per_output_token_seconds",
             note="per-request TPOT, 0.5.23"),
@@ -43,7 +49,6 @@ ENGINE = Engine(
         Row("generation_tokens_histogram", "llm_request_generation_tokens"),
     ),
     ignored=(
-        "num_aborted_requests",  # already inside num_requests_total
         "num_retracted_reqs", "total_retracted_reqs", "num_retractions",  # per-interval; the counter is mapped
         "num_retracted_input_tokens", "num_retracted_output_tokens", "num_paused_reqs",
         "full_token_usage", "num_used_tokens", "kv_available_tokens", "kv_evictable_tokens", "kv_used_tokens",
@@ -69,6 +74,9 @@ ENGINE = Engine(
         InfoEndpoint("/get_model_info", (("model", "model_path"),)),
         InfoEndpoint("/get_server_info", (("version", "version"),)),
     ),
+    # SGLang reports no server error as such: its aborts (scheduler errors, out-of-memory, over-long input, and
+    # client disconnects alike) are its only failure signal, so the availability SLO counts them.
+    failure_reasons=("error", "abort"),
     programs=("sglang",),
     priority=20,
 )

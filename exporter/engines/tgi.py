@@ -20,8 +20,13 @@ ENGINE = Engine(
         Row("request_generated_tokens", "llm_generation_tokens_total", take="sum", note="successful requests only",
             counted="per_completion"),
         Row("request_success", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),)),
-        Row("request_failure", "llm_requests_finished_total", labels=(("finish_reason", "error"),),
-            note="reason = validation | overloaded | template | incomplete | dropped | generation"),
+        # err: validation and template are the client's fault (HTTP 422); the rest are the server's.
+        *(Row("request_failure", "llm_requests_finished_total", match=(("err", err),),
+              labels=(("finish_reason", "rejected"),), note="the client's request: HTTP 422")
+          for err in ("validation", "template")),
+        *(Row("request_failure", "llm_requests_finished_total", match=(("err", err),),
+              labels=(("finish_reason", "error"),), note="a server failure (overloaded: HTTP 429)")
+          for err in ("overloaded", "incomplete", "dropped", "generation")),
         Row("request_mean_time_per_token_duration", "gen_ai_server_time_per_output_token_seconds",
             note="per-request mean"),
         Row("request_duration", "gen_ai_server_request_duration_seconds"),
