@@ -14,9 +14,9 @@ import yaml
 from grafanalib import core as g
 
 from exporter import schema
-from exporter.generate import dashboards
-from exporter.generate.dashboards_panels import DATASOURCE, Query, timeseries
-from exporter.generate.dashboards_promql import (
+from exporter.mixin import dashboards
+from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
+from exporter.mixin.dashboards.promql import (
     UnknownMetricError,
     metric_names,
     quantile,

@@ -16,8 +16,8 @@ from cloudcoil.models.prometheus_operator import v1 as operator
 
 from exporter import schema
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.generate import kubernetes
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin import kubernetes
+from exporter.mixin.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy" / "kubernetes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from exporter.generate.docs import write
+from exporter.mixin.docs import write
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from exporter import schema
-from exporter.generate import dashboards
-from exporter.generate.dashboards_promql import metric_names, variable_metric
+from exporter.mixin import dashboards
+from exporter.mixin.dashboards.promql import metric_names, variable_metric
 from tests.harness.engines import EngineServer
 from tests.harness.exporter import ExporterProcess
 from tests.harness.nvml import skip_without_nvml

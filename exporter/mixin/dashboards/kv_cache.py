@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import (
+from exporter.mixin.dashboards.common import (
     CACHE_UID,
     ENGINE_SCOPE,
     KV_STEPS,
@@ -14,8 +14,8 @@ from exporter.generate.dashboards_common import (
     engine_variables,
     prefix_hit_ratio,
 )
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, sum_rate
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.promql import aggregate, sum_rate
 
 S = ENGINE_SCOPE
 BY_TARGET = ("job", "target")

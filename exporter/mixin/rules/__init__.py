@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 
 from exporter import schema
-from exporter.generate import alerts_engine, alerts_gpu, alerts_recording
-from exporter.generate.alerts_promql import check_names
-from exporter.generate.alerts_rule import Group
-from exporter.generate.alerts_settings import Settings, SettingsError, load, render_defaults
+from exporter.mixin.rules import engine, gpu, recording
+from exporter.mixin.rules.model import Group
+from exporter.mixin.rules.promql import check_names
+from exporter.mixin.settings import Settings, SettingsError, load, render_defaults
 
 RULES_FILE = "llm-exporter.rules.yaml"
 PROMETHEUS_RULE_FILE = "llm-exporter.prometheusrule.yaml"
@@ -52,7 +52,7 @@ def _check_buckets(settings: Settings) -> None:
 def build(settings: Settings) -> list[Group]:
     """Every rule group for the settings; fails on any series name the schema and the recordings lack."""
     _check_buckets(settings)
-    groups = alerts_recording.groups(settings) + alerts_engine.groups(settings) + alerts_gpu.groups(settings)
+    groups = recording.groups(settings) + engine.groups(settings) + gpu.groups(settings)
     rules = [rule for group in groups for rule in group.rules]
     check_names((rule.expr for rule in rules), (rule.record for rule in rules if rule.record))
     return groups

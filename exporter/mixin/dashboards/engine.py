@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import (
+from exporter.mixin.dashboards.common import (
     ENGINE_SCOPE,
     ENGINE_UID,
     KV_STEPS,
@@ -15,8 +15,8 @@ from exporter.generate.dashboards_common import (
     engine_variables,
     quantiles,
 )
-from exporter.generate.dashboards_panels import Query, heatmap, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, buckets, mean, ratio, sum_rate
+from exporter.mixin.dashboards.panels import Query, heatmap, stat, timeseries
+from exporter.mixin.dashboards.promql import aggregate, buckets, mean, ratio, sum_rate
 
 S = ENGINE_SCOPE
 TTFT = "gen_ai_server_time_to_first_token_seconds"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from exporter.generate.alerts_promql import by, model_labels, number, on, sample, selector, target_labels
-from exporter.generate.alerts_recording import hit_ratio_name, rate_name, slo_name
-from exporter.generate.alerts_rule import Group, Rule, make_alert
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin.rules.model import Group, Rule, make_alert
+from exporter.mixin.rules.promql import by, model_labels, number, on, sample, selector, target_labels
+from exporter.mixin.rules.recording import hit_ratio_name, rate_name, slo_name
+from exporter.mixin.settings import Settings
 
 _WHERE = "{{ $labels.target }} ({{ $labels.engine_type }}, model {{ $labels.model }}) on {{ $labels.instance }}"
 _MODEL = "Model {{ $labels.model }} ({{ $labels.engine_type }})"

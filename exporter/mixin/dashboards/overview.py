@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import (
+from exporter.mixin.dashboards.common import (
     ENGINE_SCOPE,
     JOB_SCOPE,
     KV_STEPS,
@@ -19,8 +19,8 @@ from exporter.generate.dashboards_common import (
     prefix_hit_ratio,
     quantiles,
 )
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, quantile, ratio, selector, sum_rate
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.promql import aggregate, quantile, ratio, selector, sum_rate
 
 S = ENGINE_SCOPE
 TTFT = "gen_ai_server_time_to_first_token_seconds"

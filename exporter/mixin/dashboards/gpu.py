@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import GPU_UID, dashboard, gpu_memory_used_ratio
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import RATE, aggregate, ratio, selector, sum_increase, sum_rate
-from exporter.generate.dashboards_variables import datasource, label
+from exporter.mixin.dashboards.common import GPU_UID, dashboard, gpu_memory_used_ratio
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.promql import RATE, aggregate, ratio, selector, sum_increase, sum_rate
+from exporter.mixin.dashboards.variables import datasource, label
 
 S = {"job": "$job", "instance": "$instance", "gpu": "$gpu"}
 HOST = {"job": "$job", "instance": "$instance"}  # series of the exporter (NVML, engines), not of one GPU

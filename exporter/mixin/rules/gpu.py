@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from exporter.generate.alerts_promql import alternatives, by, number, on, sample, selector
-from exporter.generate.alerts_rule import Group, Rule, make_alert
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin.rules.model import Group, Rule, make_alert
+from exporter.mixin.rules.promql import alternatives, by, number, on, sample, selector
+from exporter.mixin.settings import Settings
 
 _GPU = "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }}"
 

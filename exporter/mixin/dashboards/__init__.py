@@ -15,23 +15,17 @@ import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from exporter.generate import (
-    dashboards_cache,
-    dashboards_engine,
-    dashboards_gpu,
-    dashboards_migration,
-    dashboards_overview,
-)
-from exporter.generate.dashboards_modern import modernize
-from exporter.generate.dashboards_promql import check_samples, metric_names, variable_metric
+from exporter.mixin.dashboards import engine, gpu, kv_cache, migration, overview
+from exporter.mixin.dashboards.grafana_compat import modernize
+from exporter.mixin.dashboards.promql import check_samples, metric_names, variable_metric
 
 # File stem -> builder. The stem names the JSON file and the ConfigMap.
 BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
-    "overview": dashboards_overview.build,
-    "engine": dashboards_engine.build,
-    "kv-cache": dashboards_cache.build,
-    "gpu": dashboards_gpu.build,
-    "migration": dashboards_migration.build,
+    "overview": overview.build,
+    "engine": engine.build,
+    "kv-cache": kv_cache.build,
+    "gpu": gpu.build,
+    "migration": migration.build,
 }
 CONFIGMAP_PREFIX = "llm-exporter-dashboard-"
 

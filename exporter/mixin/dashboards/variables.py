@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_panels import DATASOURCE
-from exporter.generate.dashboards_promql import Scope, selector
+from exporter.mixin.dashboards.panels import DATASOURCE
+from exporter.mixin.dashboards.promql import Scope, selector
 
 # Every panel selector matches variables with =~, so "All" is the regex that matches any value, empty included.
 ALL = ".*"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.generate.alerts_settings import Output
+from exporter.mixin.settings import Output
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from exporter.generate.alerts_promql import by, le_matcher, model_labels, sample, selector
-from exporter.generate.alerts_rule import Group, Rule, record
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin.rules.model import Group, Rule, record
+from exporter.mixin.rules.promql import by, le_matcher, model_labels, sample, selector
+from exporter.mixin.settings import Settings
 
 # Histograms the dashboards draw quantiles and means of.
 QUANTILE_HISTOGRAMS = (

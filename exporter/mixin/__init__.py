@@ -1,4 +1,4 @@
-"""Artifacts generated from the schema; GENERATORS maps a name to its writer, which writes under a repository root."""
+"""The monitoring mixin: GENERATORS maps an artifact name to its writer, which writes under a repository root."""
 
 from __future__ import annotations
 
@@ -12,25 +12,25 @@ Writer = Callable[[Path, Path | None], list[Path]]
 
 
 def _docs(root: Path, settings: Path | None) -> list[Path]:
-    from exporter.generate.docs import write
+    from exporter.mixin.docs import write
 
     return write(root)
 
 
 def _dashboards(root: Path, settings: Path | None) -> list[Path]:
-    from exporter.generate.dashboards import write, write_configmaps
+    from exporter.mixin.dashboards import write, write_configmaps
 
     return write(root / "dashboards") + write_configmaps(root / "deploy" / "kubernetes" / "dashboards")
 
 
 def _alerts(root: Path, settings: Path | None) -> list[Path]:
-    from exporter.generate.alerts import write
+    from exporter.mixin.rules import write
 
     return write(root / "alerts", settings)
 
 
 def _kubernetes(root: Path, settings: Path | None) -> list[Path]:
-    from exporter.generate.kubernetes import write
+    from exporter.mixin.kubernetes import write
 
     return write(root / "deploy" / "kubernetes")
 

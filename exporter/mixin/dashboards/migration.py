@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import MIGRATION_UID, MODELS, TARGETS, dashboard, quantiles
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, selector, sum_rate
-from exporter.generate.dashboards_variables import datasource, label, textbox
+from exporter.mixin.dashboards.common import MIGRATION_UID, MODELS, TARGETS, dashboard, quantiles
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.promql import aggregate, selector, sum_rate
+from exporter.mixin.dashboards.variables import datasource, label, textbox
 
 SIDES = {"A": "$engine_a", "B": "$engine_b"}
 PRICES = {"A": "$price_a", "B": "$price_b"}

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from exporter import schema
-from exporter.generate.alerts_settings import Aggregation
+from exporter.mixin.settings import Aggregation
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _RANGE = re.compile(r"\[[^\]]*\]")

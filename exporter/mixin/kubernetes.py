@@ -14,8 +14,8 @@ import yaml
 
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.generate import alerts, dashboards
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin import dashboards, rules
+from exporter.mixin.settings import Settings
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
@@ -220,7 +220,7 @@ def _dump(name: str, *documents: dict[str, Any]) -> str:
 
 def _prometheus_rule() -> str:
     settings = Settings()
-    return _header("prometheusrule.yaml") + alerts.render_prometheus_rule(alerts.build(settings), settings)
+    return _header("prometheusrule.yaml") + rules.render_prometheus_rule(rules.build(settings), settings)
 
 
 def render() -> dict[str, str]:
