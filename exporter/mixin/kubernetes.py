@@ -10,11 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.mixin import dashboards, rules
+from exporter.mixin import dashboards, rules, yamlfile
 from exporter.mixin.settings import Settings
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
@@ -47,16 +45,6 @@ FILES = {
     "kustomization.yaml": "`kubectl apply -k deploy/kubernetes` applies the objects of this folder and the "
                           "dashboard ConfigMaps.",
 }
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style, keys in the order written, lists indented under their key like kubectl prints them."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
 
 
 def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -215,7 +203,7 @@ def _header(name: str) -> str:
 
 
 def _dump(name: str, *documents: dict[str, Any]) -> str:
-    return _header(name) + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=120)
+    return yamlfile.dumps(*documents, header=_header(name))
 
 
 def _prometheus_rule() -> str:

@@ -7,14 +7,13 @@ and a user's YAML file overrides any subset. Unknown keys and wrong types are re
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
+from exporter.durations import is_prometheus_duration
 
 
 def why(default: Any, reason: str) -> Any:
@@ -269,7 +268,7 @@ def _check_scalar(value: Any, default: Any, where: str, problems: list[str]) -> 
         if (
             where.endswith(("for", "window", "lookback", "interval", ".long", ".short"))
             and value
-            and not _DURATION.match(value)
+            and not is_prometheus_duration(value)
         ):
             problems.append(f'{where}: must be a duration like "5m", got {value!r}')
         return value

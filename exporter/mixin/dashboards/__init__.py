@@ -11,10 +11,10 @@ import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
+from exporter.mixin import yamlfile
 from exporter.mixin.dashboards import engine, gpu, kv_cache, migration, overview
 from exporter.mixin.dashboards.grafana_compat import modernize
 from exporter.mixin.dashboards.promql import check_samples, metric_names, variable_metric
@@ -28,19 +28,6 @@ BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
     "migration": migration.build,
 }
 CONFIGMAP_PREFIX = "llm-exporter-dashboard-"
-
-
-class _BlockStr(str):
-    """A string YAML writes as a literal block, so the dashboard JSON stays readable in the manifest."""
-
-
-class _ManifestDumper(yaml.SafeDumper):
-    pass
-
-
-_ManifestDumper.add_representer(
-    _BlockStr, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
-)
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -112,9 +99,9 @@ def configmap(stem: str, dashboard: dict[str, Any]) -> str:
             # The kiwigrid sidecar puts the file in this Grafana folder when folderAnnotation is set to it.
             "annotations": {"grafana_folder": "LLM"},
         },
-        "data": {f"llm-{stem}.json": _BlockStr(dumps(dashboard))},
+        "data": {f"llm-{stem}.json": dumps(dashboard)},
     }
-    return yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=120)
+    return yamlfile.dumps(manifest)
 
 
 def write_configmaps(out_dir: pathlib.Path) -> list[pathlib.Path]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from exporter import durations
 from exporter.mixin.rules.model import Group, Rule, record
 from exporter.mixin.rules.promql import by, le_matcher, model_labels, sample, selector
 from exporter.mixin.settings import Settings
@@ -29,8 +28,6 @@ SUMMED_GAUGES = ("llm_requests_waiting", "llm_requests_running")
 
 SLO_SLIS = ("ttft", "tpot", "errors")
 
-_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def rate_name(level: str, counter: str, window: str) -> str:
@@ -118,11 +115,7 @@ def _prefix_cache(settings: Settings) -> list[Rule]:
 def slo_windows(settings: Settings) -> list[str]:
     """Every window a burn-rate alert reads, shortest first."""
     windows = {w for bw in settings.slo.burn_windows for w in (bw.long, bw.short)}
-    return sorted(windows, key=_seconds)
-
-
-def _seconds(duration: str) -> float:
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
+    return sorted(windows, key=durations.seconds)
 
 
 def _slo_expr(settings: Settings, sli: str, window: str) -> str:
