@@ -9,8 +9,7 @@ import pytest
 import yaml
 
 from exporter import schema
-from exporter.mixin import rules
-from exporter.mixin.rules import promql as rule_promql
+from exporter.mixin import promql, rules
 from exporter.mixin.settings import Settings, SettingsError, load, render_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +40,14 @@ def test_prometheus_rule_wraps_the_same_groups() -> None:
 
 def test_generation_fails_on_a_series_the_schema_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schema, "SAMPLE_NAMES", schema.SAMPLE_NAMES - {"llm_requests_waiting"})
-    with pytest.raises(rule_promql.UnknownSeriesError, match="llm_requests_waiting"):
+    with pytest.raises(promql.UnknownSeriesError, match="llm_requests_waiting"):
         rules.build(Settings())
 
 
 def test_name_check_rejects_unknown_and_unrecorded_names() -> None:
-    with pytest.raises(rule_promql.UnknownSeriesError, match="llm_num_preemptions, model:nothing:rate5m"):
-        rule_promql.check_names(['rate(llm_num_preemptions{job="x"}[5m]) > model:nothing:rate5m'], [])
-    rule_promql.check_names(
+    with pytest.raises(promql.UnknownSeriesError, match="llm_num_preemptions, model:nothing:rate5m"):
+        promql.check_names(['rate(llm_num_preemptions{job="x"}[5m]) > model:nothing:rate5m'], [])
+    promql.check_names(
         ['up{job="a"} == 0 and model:x:rate5m > 1 and llm_requests_waiting{reason="llm_x"}'], ["model:x:rate5m"]
     )
 
@@ -56,11 +55,8 @@ def test_name_check_rejects_unknown_and_unrecorded_names() -> None:
 def test_every_series_the_committed_rules_read_is_in_the_schema_or_recorded() -> None:
     committed = _rules()
     recorded = {rule["record"] for rule in committed if "record" in rule}
-    names = set()
-    for rule in committed:
-        expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', re.sub(r"\[[^\]]*\]", "", rule["expr"]))
-        names |= {t for t in re.findall(r"[a-zA-Z_:][\w:]*", expr) if t.startswith(("llm_", "gen_ai_")) or ":" in t}
-    assert names - recorded - schema.SAMPLE_NAMES == set()
+    names = {name for rule in committed for name in promql.series_names(rule["expr"])}
+    assert names - recorded - schema.SAMPLE_NAMES == {"up"}
     assert {"llm_exporter_target_up", "llm_requests_waiting", "llm_gpu_xid_errors_total"} <= names
 
 
@@ -153,4 +149,22 @@ def test_slo_threshold_must_be_a_bucket_bound(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("bound", "matcher"), [(2.5, 'le="2.5"'), (5.0, 'le=~"5|5\\\\.0"'), (0.1, 'le="0.1"')])
 def test_bucket_matcher_holds_for_either_spelling_of_a_whole_bound(bound: float, matcher: str) -> None:
-    assert rule_promql.le_matcher(bound) == matcher
+    assert promql.le_matcher(bound) == matcher
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        ('{"llm.requests.waiting", job="x"} > 1', {"llm.requests.waiting"}),  # Prometheus 3 UTF-8 names
+        ("max_over_time(llm_requests_waiting[1h:1m] @ end())", {"llm_requests_waiting"}),
+        ('count(up{job="a"} == 0) unless on (job) model:x:rate5m offset -1d', {"up", "model:x:rate5m"}),
+        ('label_replace(llm_requests_waiting, "model", "$1", "target", "(.*)")', {"llm_requests_waiting"}),
+    ],
+)
+def test_name_check_reads_names_from_the_ast(expr: str, names: set[str]) -> None:
+    assert promql.series_names(expr) == names
+
+
+def test_name_check_rejects_what_is_not_promql() -> None:
+    with pytest.raises(promql.UnknownSeriesError, match=r"not PromQL .*: rate\(llm_requests_waiting\[5m\]"):
+        promql.check_names(["rate(llm_requests_waiting[5m]"], [])

@@ -16,13 +16,8 @@ from grafanalib import core as g
 from exporter import schema
 from exporter.mixin import dashboards
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
-from exporter.mixin.dashboards.promql import (
-    UnknownMetricError,
-    metric_names,
-    quantile,
-    selector,
-    variable_metric,
-)
+from exporter.mixin.dashboards.queries import quantile, selector
+from exporter.mixin.promql import UnknownSeriesError, series_names
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
@@ -99,12 +94,12 @@ def test_write_returns_the_files_it_wrote_in_stable_form(tmp_path: pathlib.Path)
 def test_every_query_selects_only_schema_samples(stem: str) -> None:
     dashboard = load(stem)
     for title, target in all_targets(dashboard):
-        names = metric_names(target["expr"])
+        names = series_names(target["expr"])
         assert names, f"{stem}/{title}: query selects no metric: {target['expr']}"
         assert names <= schema.SAMPLE_NAMES, f"{stem}/{title}: {sorted(names - schema.SAMPLE_NAMES)}"
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            assert variable_metric(variable["query"]) in schema.SAMPLE_NAMES, variable["query"]
+            assert len(series_names(variable["query"]) & schema.SAMPLE_NAMES) == 1, variable["query"]
 
 
 _SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}")
@@ -134,12 +129,12 @@ def test_generation_fails_on_a_metric_the_schema_lacks(monkeypatch: pytest.Monke
         return g.Dashboard(title="bogus", panels=[panel])
 
     monkeypatch.setitem(dashboards.BUILDERS, "bogus", bogus)
-    with pytest.raises(UnknownMetricError, match="vllm:num_requests_running"):
+    with pytest.raises(UnknownSeriesError, match="vllm:num_requests_running"):
         dashboards.write(pathlib.Path("/nonexistent-never-written"))
 
 
 def test_selector_refuses_a_metric_the_schema_lacks() -> None:
-    with pytest.raises(UnknownMetricError, match="llm_made_up_total"):
+    with pytest.raises(UnknownSeriesError, match="llm_made_up_total"):
         selector("llm_made_up_total", {"job": "$job"})
 
 
@@ -154,8 +149,8 @@ def test_selector_refuses_a_metric_the_schema_lacks() -> None:
         ("a offset 5m unless ignoring (le) b", {"a", "b"}),
     ],
 )
-def test_metric_names_finds_series_and_nothing_else(expr: str, names: set[str]) -> None:
-    assert metric_names(expr) == names
+def test_series_names_finds_series_and_nothing_else(expr: str, names: set[str]) -> None:
+    assert series_names(expr) == names
 
 
 def test_quantiles_aggregate_buckets_by_le() -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from exporter import schema
 from exporter.mixin import dashboards
-from exporter.mixin.dashboards.promql import metric_names, variable_metric
+from exporter.mixin.promql import series_names
 from tests.harness.engines import EngineServer
 from tests.harness.exporter import ExporterProcess
 from tests.harness.nvml import skip_without_nvml
@@ -268,7 +268,7 @@ def host_absent(stack: Stack) -> dict[str, str]:
 
 def dashboard_families() -> set[str]:
     """Every schema family some panel query reads."""
-    return {family_of(name) for *_, expr in panel_queries() for name in metric_names(expr)}
+    return {family_of(name) for *_, expr in panel_queries() for name in series_names(expr)}
 
 
 def missing_families(stack: Stack, engine: str) -> set[str]:
@@ -303,7 +303,7 @@ def check_panel_queries(stack: Stack, report: Path) -> None:
     rows: list[dict[str, str]] = []
     failures = []
     for stem, title, ref, expr in panel_queries():
-        families = {family_of(name) for name in metric_names(expr)}
+        families = {family_of(name) for name in series_names(expr)}
         engine_scoped = re.search(r"\$\{?(engine_type|engine_a|engine_b|target)\b", expr)
         for engine in stack.targets if engine_scoped else ["vllm"]:
             column = engine if engine_scoped else "host"
@@ -335,7 +335,7 @@ def check_variables(stack: Stack) -> None:
     """Every label_values variable lists at least one value (the GPU ones only where there is a GPU)."""
     for stem, build in dashboards.BUILDERS.items():
         for variable in dashboards.render(build)["templating"]["list"]:
-            if variable["type"] != "query" or (variable_metric(variable["query"]) == "llm_gpu_up" and not stack.gpu()):
+            if variable["type"] != "query" or (series_names(variable["query"]) == {"llm_gpu_up"} and not stack.gpu()):
                 continue
             selector_text, label = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]).groups()
             response = httpx.get(

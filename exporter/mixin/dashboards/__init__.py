@@ -14,10 +14,9 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from exporter.mixin import yamlfile
+from exporter.mixin import promql, yamlfile
 from exporter.mixin.dashboards import engine, gpu, kv_cache, migration, overview
 from exporter.mixin.dashboards.grafana_compat import modernize
-from exporter.mixin.dashboards.promql import check_samples, metric_names, variable_metric
 
 # File stem -> builder. The stem names the JSON file and the ConfigMap.
 BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
@@ -53,18 +52,14 @@ def queries(dashboard: dict[str, Any]) -> Iterator[str]:
 
 def sample_names(dashboard: dict[str, Any]) -> set[str]:
     """The samples a dashboard JSON selects, from its panel queries and its variable queries."""
-    names: set[str] = set()
-    for expr in queries(dashboard):
-        metric = variable_metric(expr)
-        names |= {metric} if metric else metric_names(expr)
-    return names
+    return {name for expr in queries(dashboard) for name in promql.series_names(expr)}
 
 
 def render(build: Callable[[], g.Dashboard]) -> dict[str, Any]:
     """One dashboard as current Grafana JSON, checked against the schema."""
     raw = json.loads(json.dumps(build().to_json_data(), cls=DashboardEncoder))
     dashboard = modernize(raw)
-    check_samples(sample_names(dashboard))
+    promql.check_names(queries(dashboard), ())
     return dashboard
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from grafanalib import core as g
 
 from exporter.mixin.dashboards.panels import Link, Query, Section, annotation, layout
-from exporter.mixin.dashboards.promql import RATE, Scope, aggregate, quantile, ratio, selector, sum_rate
+from exporter.mixin.dashboards.queries import RATE, Scope, aggregate, quantile, ratio, selector, sum_rate
 from exporter.mixin.dashboards.variables import datasource, label
 
 TAG = "llm-exporter"  # every dashboard carries it; the link bar lists dashboards by it

@@ -16,7 +16,7 @@ from exporter.mixin.dashboards.common import (
     quantiles,
 )
 from exporter.mixin.dashboards.panels import Query, heatmap, stat, timeseries
-from exporter.mixin.dashboards.promql import aggregate, buckets, mean, ratio, sum_rate
+from exporter.mixin.dashboards.queries import aggregate, buckets, mean, ratio, sum_rate
 
 S = ENGINE_SCOPE
 TTFT = "gen_ai_server_time_to_first_token_seconds"

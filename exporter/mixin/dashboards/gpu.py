@@ -6,7 +6,7 @@ from grafanalib import core as g
 
 from exporter.mixin.dashboards.common import GPU_UID, dashboard, gpu_memory_used_ratio
 from exporter.mixin.dashboards.panels import Query, stat, timeseries
-from exporter.mixin.dashboards.promql import RATE, aggregate, ratio, selector, sum_increase, sum_rate
+from exporter.mixin.dashboards.queries import RATE, aggregate, ratio, selector, sum_increase, sum_rate
 from exporter.mixin.dashboards.variables import datasource, label
 
 S = {"job": "$job", "instance": "$instance", "gpu": "$gpu"}

@@ -15,7 +15,7 @@ from exporter.mixin.dashboards.common import (
     prefix_hit_ratio,
 )
 from exporter.mixin.dashboards.panels import Query, stat, timeseries
-from exporter.mixin.dashboards.promql import aggregate, sum_rate
+from exporter.mixin.dashboards.queries import aggregate, sum_rate
 
 S = ENGINE_SCOPE
 BY_TARGET = ("job", "target")

@@ -12,7 +12,7 @@ from grafanalib import core as g
 
 from exporter.mixin.dashboards.common import MIGRATION_UID, MODELS, TARGETS, dashboard, quantiles
 from exporter.mixin.dashboards.panels import Query, stat, timeseries
-from exporter.mixin.dashboards.promql import aggregate, selector, sum_rate
+from exporter.mixin.dashboards.queries import aggregate, selector, sum_rate
 from exporter.mixin.dashboards.variables import datasource, label, textbox
 
 SIDES = {"A": "$engine_a", "B": "$engine_b"}

@@ -20,7 +20,7 @@ from exporter.mixin.dashboards.common import (
     quantiles,
 )
 from exporter.mixin.dashboards.panels import Query, stat, timeseries
-from exporter.mixin.dashboards.promql import aggregate, quantile, ratio, selector, sum_rate
+from exporter.mixin.dashboards.queries import aggregate, quantile, ratio, selector, sum_rate
 
 S = ENGINE_SCOPE
 TTFT = "gen_ai_server_time_to_first_token_seconds"

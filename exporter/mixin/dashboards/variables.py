@@ -5,7 +5,7 @@ from __future__ import annotations
 from grafanalib import core as g
 
 from exporter.mixin.dashboards.panels import DATASOURCE
-from exporter.mixin.dashboards.promql import Scope, selector
+from exporter.mixin.dashboards.queries import Scope, selector
 
 # Every panel selector matches variables with =~, so "All" is the regex that matches any value, empty included.
 ALL = ".*"

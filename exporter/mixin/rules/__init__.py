@@ -11,9 +11,9 @@ from typing import Any
 
 from exporter import schema
 from exporter.mixin import yamlfile
+from exporter.mixin.promql import check_names
 from exporter.mixin.rules import engine, gpu, recording
 from exporter.mixin.rules.model import Group
-from exporter.mixin.rules.promql import check_names
 from exporter.mixin.settings import Settings, SettingsError, load, render_defaults
 
 RULES_FILE = "llm-exporter.rules.yaml"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from exporter.mixin.promql import by, model_labels, number, on, sample, selector, target_labels
 from exporter.mixin.rules.model import Group, Rule, make_alert
-from exporter.mixin.rules.promql import by, model_labels, number, on, sample, selector, target_labels
 from exporter.mixin.rules.recording import hit_ratio_name, rate_name, slo_name
 from exporter.mixin.settings import Settings
 

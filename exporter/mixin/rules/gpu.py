@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from exporter.mixin.promql import alternatives, by, number, on, sample, selector
 from exporter.mixin.rules.model import Group, Rule, make_alert
-from exporter.mixin.rules.promql import alternatives, by, number, on, sample, selector
 from exporter.mixin.settings import Settings
 
 _GPU = "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }}"

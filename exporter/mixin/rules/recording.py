@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from exporter import durations
+from exporter.mixin.promql import by, le_matcher, model_labels, sample, selector
 from exporter.mixin.rules.model import Group, Rule, record
-from exporter.mixin.rules.promql import by, le_matcher, model_labels, sample, selector
 from exporter.mixin.settings import Settings
 
 # Histograms the dashboards draw quantiles and means of.
