@@ -19,8 +19,10 @@ def _docs(root: Path, settings: Path | None) -> list[Path]:
 
 def _dashboards(root: Path, settings: Path | None) -> list[Path]:
     from exporter.mixin.dashboards import write, write_configmaps
+    from exporter.mixin.settings import load
 
-    return write(root / "dashboards") + write_configmaps(root / "deploy" / "kubernetes" / "dashboards")
+    loaded = load(settings)
+    return write(root / "dashboards", loaded) + write_configmaps(root / "deploy" / "kubernetes" / "dashboards", loaded)
 
 
 def _alerts(root: Path, settings: Path | None) -> list[Path]:

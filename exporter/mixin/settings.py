@@ -1,7 +1,10 @@
-"""Settings of the generated rules: selectors, thresholds and windows, each with why one would change it.
+"""The one settings object of the mixin: selectors, thresholds and windows, each with why one would change it.
 
-The defaults live here as data; `alerts/llm-exporter.settings.yaml` is written from them (comments included),
-and a user's YAML file overrides any subset. Unknown keys and wrong types are reported all at once.
+Rules and dashboards read the same object (node-mixin's `_config`): the queue threshold that pages is where the
+queue panel turns red, the KV mark that counts as saturated is where the KV panels do, and the job selector of
+the rules scopes the dashboards' job variable. The defaults live here as data; `alerts/llm-exporter.settings.yaml`
+is written from them (comments included), and a user's YAML file overrides any subset. Unknown keys and wrong
+types are reported all at once.
 """
 
 from __future__ import annotations
@@ -34,12 +37,13 @@ class Selectors:
     )
     engine: str = why(
         'job="llm-exporter"',
-        "Matchers added to every engine and exporter self-metric selector; narrow it to one environment or team.",
+        "Matchers added to every engine and exporter self-metric selector, and the scope of the engine dashboards' "
+        "job variable; narrow it to one environment or team.",
     )
     gpu: str = why(
         'job="llm-exporter"',
-        "Matchers added to every GPU selector; point it at a GPU DaemonSet job if "
-        "GPUs are collected there instead of in the sidecar.",
+        "Matchers added to every GPU selector, and the scope of the GPU dashboard's job variable; point it at a "
+        "GPU DaemonSet job if GPUs are collected there instead of in the sidecar.",
     )
 
 
@@ -114,8 +118,8 @@ class Queue:
 
     waiting: float = why(
         50,
-        "Mean waiting requests over the window (TGI's guide and llm-d use 50); lower it for "
-        "small batch sizes, raise it for engines that batch hundreds.",
+        "Mean waiting requests over the window (TGI's guide and llm-d use 50), and where the queue panel turns red; "
+        "lower it for small batch sizes, raise it for engines that batch hundreds.",
     )
     queue_time_seconds: float = why(
         5.0, "Queue-time quantile above which waiting hurts users; set it from your TTFT objective."
@@ -131,8 +135,11 @@ class KVCache:
 
     usage_ratio: float = why(
         0.95,
-        "KV usage counted as saturated; near 100 % is normal under load, so the alert "
+        "KV usage counted as saturated, and where KV panels turn red; near 100 % is normal under load, so the alert "
         "also needs waiting requests or preemptions.",
+    )
+    warning_ratio: float = why(
+        0.9, "KV usage where KV panels turn orange (vLLM's own dashboard warns at 90 %); dashboards only."
     )
     window: str = why("10m", "Window for peak KV usage and the preemption rate.")
     for_: str = why("10m", "How long saturation with consequences must last.")
@@ -201,6 +208,10 @@ class Slo:
     )
     tpot_objective: float = why(0.99, "Share of requests that must be good on TPOT.")
     availability_objective: float = why(0.999, "Share of finished requests that must not end in an error.")
+    error_ratio_warning: float = why(
+        0.01, "Error ratio where the error panels turn orange; dashboards only (the burn-rate alerts page)."
+    )
+    error_ratio_critical: float = why(0.05, "Error ratio where the error panels turn red; dashboards only.")
     error_finish_reasons: list[str] = why(
         ["error"],
         "finish_reason values counted as errors; add `abort` if client cancellations are your fault (timeouts).",
@@ -234,7 +245,7 @@ class Gpu:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the generated recording and alerting rules."""
+    """Every setting of the generated rules and dashboards."""
 
     selectors: Selectors = field(default_factory=Selectors)
     aggregation: Aggregation = field(default_factory=Aggregation)
@@ -353,8 +364,8 @@ def render_defaults(settings: Settings | None = None) -> str:
     """The settings as a commented YAML file: every key with the reason one would change it."""
     settings = settings or Settings()
     lines = [
-        "# llm-exporter rule settings (defaults). Copy, edit what you need, and pass the file to",
-        "# `llm-exporter generate alerts --settings FILE`; keys you leave out keep these values.",
+        "# llm-exporter settings of the generated rules and dashboards (defaults). Copy, edit what you need, and pass",
+        "# the file to `llm-exporter generate all --settings FILE`; keys you leave out keep these values.",
     ]
     for section in dataclasses.fields(settings):
         value = getattr(settings, section.name)

@@ -66,3 +66,18 @@ def mean(family: str, scope: Scope, by: Iterable[str] = (), **matchers: str) -> 
 def buckets(family: str, scope: Scope, **matchers: str) -> str:
     """Per-bucket rates summed by le: the query behind a heatmap."""
     return sum_rate(f"{family}_bucket", scope, by=("le",), **matchers)
+
+
+def recorded(name: str, scope: Scope, **matchers: str) -> str:
+    """A selector of a recorded series (from `rules.recording.Recorded`), scoped by the labels it keeps."""
+    return promql.selector(name, *promql.regex_matchers({**scope, **matchers}))
+
+
+def sum_recorded(name: str, scope: Scope, by: Iterable[str] = (), **matchers: str) -> str:
+    """Sum (optionally by labels) of a recorded series: per-model rates add up to the fleet's."""
+    return _aggregated("sum", by, recorded(name, scope, **matchers))
+
+
+def recorded_quantile(q: float, buckets_name: str, scope: Scope, by: Iterable[str] = ()) -> str:
+    """Quantile q from a recorded per-model bucket rate, summed by le (plus the labels kept)."""
+    return f"histogram_quantile({q}, {sum_recorded(buckets_name, scope, ('le', *by))})"
