@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.mixin.promql import by, model_labels, number, on, sample, selector, target_labels
-from exporter.mixin.rules.model import Group, Rule, make_alert
+from exporter.mixin.rules.model import Group, Rule, Runbook, make_alert
 from exporter.mixin.rules.recording import hit_ratio_name, rate_name, slo_name
 from exporter.mixin.settings import Settings
 
@@ -38,6 +38,23 @@ def availability(settings: Settings) -> list[Rule]:
             summary="Prometheus cannot scrape an llm-exporter.",
             description="The llm-exporter at {{ $labels.instance }} (job {{ $labels.job }}) has not answered "
             "scrapes for " + s.exporter_down_for + "; its engines and GPUs are unobserved.",
+            runbook=Runbook(
+                meaning="Prometheus has failed to scrape an llm-exporter (`up == 0`) for 2m.",
+                impact=(
+                    "Everything behind that exporter — engines and GPUs — is unobserved; other alerts "
+                    "for it go silent."
+                ),
+                diagnose=(
+                    "`curl http://<instance>/-/healthy` and `/metrics`; check the sidecar container's "
+                    "restarts and logs; check the PodMonitor/ServiceMonitor port name and the scrape "
+                    "job (`up{job=\"llm-exporter\"}`)."
+                ),
+                fix=(
+                    "Restart the sidecar; fix the scrape config or network policy. The exporter never "
+                    "fails `/metrics` because an engine is down, so a down exporter is the exporter "
+                    "itself or the network."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -49,6 +66,18 @@ def availability(settings: Settings) -> list[Rule]:
             description="No series llm_exporter_target_up matches "
             + settings.selectors.engine
             + " for 15m: the scrape job or the rule selectors are misconfigured.",
+            runbook=Runbook(
+                meaning="No `llm_exporter_target_up` series matches the rules' engine selector for 15m.",
+                impact="Every engine alert is blind: they all select nothing.",
+                diagnose=(
+                    "Query `llm_exporter_target_up` without a selector. If series exist under another "
+                    "`job`, the selector setting is wrong; if none exist, no exporter is scraped."
+                ),
+                fix=(
+                    "Set `selectors.engine`/`selectors.exporter` to your job name and regenerate, or "
+                    "fix the scrape config."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -59,6 +88,25 @@ def availability(settings: Settings) -> list[Rule]:
             summary="An inference engine's /metrics cannot be read.",
             description="The exporter on {{ $labels.instance }} has failed to poll target {{ $labels.target }} "
             "({{ $labels.engine_type }}) for " + s.engine_down_for + ": the engine is down, restarting or unreachable.",
+            runbook=Runbook(
+                meaning=(
+                    "The exporter answers, but its polls of the engine's `/metrics` have failed for "
+                    "2m (`llm_exporter_target_up == 0`)."
+                ),
+                impact=(
+                    "The engine is down, restarting, loading its model, or unreachable from the "
+                    "sidecar; users of that replica get errors or are routed elsewhere."
+                ),
+                diagnose=(
+                    "`llm_exporter_scrape_errors_total{target=…}` says why (timeout, connection "
+                    "refused, HTTP status); check the engine container's logs and restarts; a model "
+                    "still loading shows up here until its server listens."
+                ),
+                fix=(
+                    "Restart the engine or the pod; if model loading is slow, raise "
+                    "`availability.engine_down_for`."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -71,6 +119,19 @@ def availability(settings: Settings) -> list[Rule]:
             + " has {{ $value }} requests waiting or running and generated no token in "
             + s.stalled_window
             + ": the engine is wedged.",
+            runbook=Runbook(
+                meaning="Requests are waiting or running, yet the engine generated no token in 5m.",
+                impact="The engine accepts work and answers nothing: clients hang until they time out.",
+                diagnose=(
+                    "Compare `llm_requests_waiting`, `llm_requests_running` and "
+                    "`rate(llm_generation_tokens_total[5m])`; check the engine log for a hung "
+                    "collective (NCCL), a dead worker process, or a GPU Xid on the same node."
+                ),
+                fix=(
+                    "Restart the engine. If it recurs, capture a stack dump (e.g. `py-spy dump`) "
+                    "before restarting and look for GPU alerts on the same node."
+                ),
+            ),
         ),
     ]
 
@@ -114,6 +175,25 @@ def saturation(settings: Settings) -> list[Rule]:
             + f" (threshold {number(q.waiting)}), with a {quantile} queue time above "
             + f"{number(q.queue_time_seconds)}s where the engine reports one: add replicas or "
             "reduce load.",
+            runbook=Runbook(
+                meaning=(
+                    "More than 50 requests waited on average over 10m, and the p90 queue time "
+                    "exceeded 5s (engines that do not report queue time are judged on the waiting "
+                    "requests alone)."
+                ),
+                impact="Users wait before their first token; TTFT objectives burn.",
+                diagnose=(
+                    "Is traffic up (`model_finish_reason:llm_requests_finished:rate5m`)? Is throughput down "
+                    "(`model:llm_generation_tokens:rate5m`)? Is the KV cache full "
+                    "(`LLMKVCacheSaturated`)? Are requests longer (prompt/generation token "
+                    "histograms)?"
+                ),
+                fix=(
+                    "Add replicas or shed load; if the batch is limited by configuration "
+                    "(`--max-num-seqs`, `--max-running-requests`), raise it when the KV cache has "
+                    "room."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -125,6 +205,26 @@ def saturation(settings: Settings) -> list[Rule]:
             summary="An inference engine's KV cache is full and requests suffer for it.",
             description=_WHERE + " peaked at {{ $value | humanizePercentage }} KV-cache usage while requests "
             "waited or were preempted: capacity, not just high use.",
+            runbook=Runbook(
+                meaning=(
+                    "KV-cache usage peaked above 95 % in 10m **and** requests are waiting or were "
+                    "preempted. Full KV alone is normal under load and does not fire this alert."
+                ),
+                impact=(
+                    "The batch cannot grow: new requests queue, running ones get preempted and "
+                    "recomputed."
+                ),
+                diagnose=(
+                    "`llm_kv_cache_usage_ratio`, `llm_requests_waiting`, "
+                    "`rate(llm_preemptions_total[5m])`; long prompts or long generations (token "
+                    "histograms) use more cache per request."
+                ),
+                fix=(
+                    "Add replicas; give the engine more KV memory (vLLM `--gpu-memory-utilization`, "
+                    "SGLang `--mem-fraction-static`), a smaller `--max-model-len`, KV-cache "
+                    "quantisation, or tensor parallelism over more GPUs."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -138,6 +238,22 @@ def saturation(settings: Settings) -> list[Rule]:
             + " preempts {{ $value | humanize }} requests per second, more than "
             + f"{number(p.ratio)} per finished request over {p.window}: the KV cache is "
             "oversubscribed and work is recomputed.",
+            runbook=Runbook(
+                meaning=(
+                    "The engine preempts more than 0.1 requests per finished request (and more than "
+                    "0.05 per second) for 10m."
+                ),
+                impact="Preempted requests are recomputed: throughput falls and latency rises sharply.",
+                diagnose=(
+                    "Usually accompanies `LLMKVCacheSaturated`. Check "
+                    "`rate(llm_preemptions_total[5m])` against "
+                    "`rate(llm_requests_finished_total[5m])` and the generation-length histogram."
+                ),
+                fix=(
+                    "As for KV saturation; also lower the maximum concurrent sequences so the "
+                    "admitted batch fits the cache."
+                ),
+            ),
         ),
     ]
 
@@ -166,14 +282,94 @@ def prefix_cache(settings: Settings) -> list[Rule]:
             f"tokens over {pc.window}, under {number(pc.drop_factor)}x its "
             f"{pc.baseline_window} average: routing lost affinity, the cache is evicted too "
             "early, or prompts changed.",
+            runbook=Runbook(
+                meaning=(
+                    "A model's prefix-cache hit ratio over 15m fell below half of its own average of "
+                    "the last day, while it serves more than 50 prompt tokens/s and its baseline was "
+                    "above 10 %."
+                ),
+                impact=(
+                    "Prompts that used to be served from cache are prefilled again: more GPU time per "
+                    "request, higher TTFT."
+                ),
+                diagnose=(
+                    "`model:llm_prefix_cache_hits_per_queries:ratio_rate15m` per model over the last "
+                    "day; did a deployment change the system prompt or the chat template? Did the "
+                    "router lose session/prefix affinity (new replicas, a changed routing policy)? Is "
+                    "the cache evicted early (KV saturation)?"
+                ),
+                fix=(
+                    "Restore prefix-aware routing or the shared prompt; give the cache more room. If "
+                    "the traffic mix changed for good, the alert clears once the new ratio becomes "
+                    "the baseline."
+                ),
+            ),
         )
     ]
 
 
+_SLO_INTRO = (
+    "The burn-rate alerts follow the multi-window, multi-burn-rate method of the Google SRE workbook: each fires "
+    "when both a long and a short window burn the error budget faster than a factor (14.4× over 1h and 5m, 6× over "
+    "6h and 30m page; 3× over 1d and 2h, 1× over 3d and 6h open a ticket). Labels `long` and `short` name the "
+    "windows."
+)
+# sli -> (alert name infix, budget words, runbook)
 _SLI_TEXT = {
-    "ttft": ("TTFT", "time to first token"),
-    "tpot": ("TPOT", "time per output token"),
-    "errors": ("Error", "availability"),
+    "ttft": (
+        "TTFT",
+        "time to first token",
+        Runbook(
+            meaning=(
+                "More requests than the objective allows (default: 1 % slower than 2.5s) wait too "
+                "long for their first token, at the burn factor of the firing window pair."
+            ),
+            impact="Users see the model \"think\" before it answers.",
+            diagnose=(
+                "Queue time (`LLMQueuePressure`), prefill time (`llm_request_prefill_time_seconds`), "
+                "prompt length, prefix-cache hit ratio."
+            ),
+            fix=(
+                "Capacity (replicas), chunked prefill settings, prefix reuse; or adjust the objective "
+                "to what the model can deliver (`slo.ttft_seconds` must be a bucket bound)."
+            ),
+        ),
+    ),
+    "tpot": (
+        "TPOT",
+        "time per output token",
+        Runbook(
+            meaning=(
+                "More requests than the objective allows (default: 1 % slower than 0.1s per output "
+                "token) stream too slowly."
+            ),
+            impact="Answers trickle out.",
+            diagnose=(
+                "Batch size (`llm_requests_running`), preemptions, GPU clocks (`GPUThermalSlowdown`, "
+                "`GPUPowerBrake`), prefill interfering with decode."
+            ),
+            fix=(
+                "Smaller batches or more replicas; fix GPU throttling; separate prefill from decode "
+                "if the engine supports it."
+            ),
+        ),
+    ),
+    "errors": (
+        "Error",
+        "availability",
+        Runbook(
+            meaning=(
+                "More requests than the objective allows (default: 0.1 %) finish with an error finish "
+                "reason (setting `slo.error_finish_reasons`, default `error`)."
+            ),
+            impact="Users get failures.",
+            diagnose=(
+                "`model_finish_reason:llm_requests_finished:rate5m` by finish reason; engine logs for "
+                "exceptions (out-of-memory, invalid requests, tokenizer errors)."
+            ),
+            fix="Depends on the error; roll back a recent deployment if the burn started with it.",
+        ),
+    ),
 }
 
 
@@ -188,7 +384,7 @@ def slo(settings: Settings) -> list[Rule]:
     }
     rules = []
     for sli, objective in objectives.items():
-        prefix, words = _SLI_TEXT[sli]
+        prefix, words, runbook = _SLI_TEXT[sli]
         budget = number(1 - objective)
         for w in slo_s.burn_windows:
             factor = number(w.factor)
@@ -206,6 +402,7 @@ def slo(settings: Settings) -> list[Rule]:
                     + f" misses its objective ({number(objective * 100)} % of requests {goals[sli]}) "
                     f"at {factor}x the sustainable rate over {w.long} and {w.short}: "
                     "{{ $value | humanizePercentage }} of requests are bad.",
+                    runbook=runbook,
                 )
             )
     return rules
@@ -215,7 +412,7 @@ def groups(settings: Settings) -> list[Group]:
     """The engine alert groups."""
     interval = settings.output.evaluation_interval
     return [
-        Group("llm-exporter-availability", availability(settings), interval),
-        Group("llm-exporter-saturation", saturation(settings) + prefix_cache(settings), interval),
-        Group("llm-exporter-slo", slo(settings), interval),
+        Group("llm-exporter-availability", availability(settings), interval, "Availability"),
+        Group("llm-exporter-saturation", saturation(settings) + prefix_cache(settings), interval, "Saturation"),
+        Group("llm-exporter-slo", slo(settings), interval, "Service-level objectives", _SLO_INTRO),
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.mixin.promql import alternatives, by, number, on, sample, selector
-from exporter.mixin.rules.model import Group, Rule, make_alert
+from exporter.mixin.rules.model import Group, Rule, Runbook, make_alert
 from exporter.mixin.settings import Settings
 
 _GPU = "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }}"
@@ -32,9 +32,52 @@ def _xid_tiers(settings: Settings) -> list[Rule]:
             f'xid=~"{alternatives(g.xid_critical)}"',
             "critical",
             "A GPU reported an Xid that needs a reset, drain or RMA.",
+            Runbook(
+                meaning=(
+                    "The driver reported an Xid that means the GPU needs a reset, drain or RMA "
+                    "(default codes 48, 62, 64, 74, 79, 95, 119, 120) in the last 10m."
+                ),
+                impact="Work on that GPU is lost or corrupt; the engine using it usually crashes or hangs.",
+                diagnose=(
+                    "`dmesg | grep -i xid` on the node; `nvidia-smi -q` for the GPU's state and "
+                    "pending recovery action."
+                ),
+                fix=(
+                    "Cordon and drain the node, reset the GPU (or reboot); RMA on repeated double-bit "
+                    "errors or Xid 79."
+                ),
+            ),
         ),
-        ("GPUXidWarning", f'xid=~"{alternatives(g.xid_warning)}"', "warning", "A GPU reported a contained Xid error."),
-        ("GPUXid", f'xid!~"{known}"', "info", "A GPU reported an Xid event."),
+        (
+            "GPUXidWarning",
+            f'xid=~"{alternatives(g.xid_warning)}"',
+            "warning",
+            "A GPU reported a contained Xid error.",
+            Runbook(
+                meaning="The driver reported a contained error (default Xid 94) in the last 10m.",
+                impact="The affected application was stopped; the GPU itself keeps working.",
+                diagnose="As for GPUXidCritical; check whether it repeats on the same GPU.",
+                fix="Restart the affected engine; schedule a GPU reset at the next maintenance window.",
+            ),
+        ),
+        (
+            "GPUXid",
+            f'xid!~"{known}"',
+            "info",
+            "A GPU reported an Xid event.",
+            Runbook(
+                meaning=(
+                    "Any other Xid in the last 10m (informational; often an application fault such as "
+                    "Xid 13 or 31)."
+                ),
+                impact="Usually limited to one process.",
+                diagnose="Look the code up in NVIDIA's Xid catalog; correlate with engine crashes.",
+                fix=(
+                    "Usually none for the GPU; fix the application if it repeats. Promote a code to "
+                    "`gpu.xid_warning`/`gpu.xid_critical` if it matters in your fleet."
+                ),
+            ),
+        ),
     ]
     return [
         make_alert(
@@ -48,8 +91,9 @@ def _xid_tiers(settings: Settings) -> list[Rule]:
             + " reported Xid {{ $labels.xid }} in the last "
             + g.error_window
             + "; look it up in NVIDIA's Xid catalog and the kernel log.",
+            runbook=runbook,
         )
-        for name, matcher, severity, summary in tiers
+        for name, matcher, severity, summary, runbook in tiers
     ]
 
 
@@ -81,6 +125,15 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + " counted uncorrectable ECC errors in the last "
             + g.error_window
             + "; its memory contents may be corrupt: drain it and reset.",
+            runbook=Runbook(
+                meaning="The GPU counted new uncorrectable ECC errors in the last 10m.",
+                impact="Memory contents may be corrupt; results from that GPU cannot be trusted.",
+                diagnose="`nvidia-smi -q -d ECC,ROW_REMAPPER`.",
+                fix=(
+                    "Drain and reset the GPU so rows are remapped; RMA if errors repeat or remapping "
+                    "fails."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -90,6 +143,12 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             severity="critical",
             summary="A GPU failed to remap a memory row.",
             description=_GPU + " failed a row remap, NVIDIA's criterion for an RMA.",
+            runbook=Runbook(
+                meaning="A memory row remap failed: NVIDIA's criterion for returning the GPU.",
+                impact="The GPU cannot isolate its bad memory.",
+                diagnose="`nvidia-smi -q -d ROW_REMAPPER`.",
+                fix="Take the GPU out of service and open an RMA.",
+            ),
         ),
         make_alert(
             out,
@@ -99,6 +158,12 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             severity="warning",
             summary="A GPU waits for a reset to remap a memory row.",
             description=_GPU + " has a row remap pending; reset the GPU at the next maintenance window.",
+            runbook=Runbook(
+                meaning="A row remap is pending and takes effect at the next GPU reset.",
+                impact="None yet; the bad row stays in use until the reset.",
+                diagnose="`nvidia-smi -q -d ROW_REMAPPER`.",
+                fix="Reset the GPU (drain first) at the next maintenance window.",
+            ),
         ),
         make_alert(
             out,
@@ -111,6 +176,18 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + " has been in hardware thermal slowdown for "
             + g.slowdown_for
             + "; check cooling and airflow.",
+            runbook=Runbook(
+                meaning="The GPU's hardware thermal slowdown has been active for 5m.",
+                impact="Clocks are cut hard; token throughput drops.",
+                diagnose=(
+                    "`llm_gpu_temperature_celsius` against `llm_gpu_temperature_slowdown_celsius`; "
+                    "fans and airflow of the chassis; neighbouring GPUs."
+                ),
+                fix=(
+                    "Fix cooling (fans, blanking panels, inlet temperature); move load off the node "
+                    "meanwhile."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -123,6 +200,15 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + " has been power-braked for "
             + g.slowdown_for
             + "; the power supply or the chassis asserted the brake signal.",
+            runbook=Runbook(
+                meaning=(
+                    "The external power brake (asserted by the chassis or power supply) has held the "
+                    "GPU's clocks down for 5m."
+                ),
+                impact="Large throughput drop.",
+                diagnose="Power supply health and the chassis management controller's event log.",
+                fix="A hardware problem of the node: hand it to the data-centre team.",
+            ),
         ),
         make_alert(
             out,
@@ -136,6 +222,15 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + " is at {{ $value }} °C, within "
             + number(g.temperature_margin_celsius)
             + " °C of the temperature at which it slows down.",
+            runbook=Runbook(
+                meaning=(
+                    "The GPU has run within 5 °C of its own slowdown temperature (read from the "
+                    "driver) for 10m."
+                ),
+                impact="None yet; slowdown is close.",
+                diagnose="Inlet temperature, fan speed, load.",
+                fix="Improve cooling before it throttles.",
+            ),
         ),
         make_alert(
             out,
@@ -147,6 +242,18 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             summary="A GPU's memory is exhausted.",
             description=_GPU + " uses {{ $value | humanizePercentage }} of its memory, beyond what the "
             "engine reserves: expect out-of-memory errors.",
+            runbook=Runbook(
+                meaning=(
+                    "More than 99 % of the GPU's memory has been in use for 10m. Engines reserve "
+                    "about 90 % on purpose, so this means memory use beyond the reservation."
+                ),
+                impact="Out-of-memory errors in the engine or other processes.",
+                diagnose=(
+                    "`nvidia-smi` process list; `llm_gpu_engine_memory_used_bytes`; a second process "
+                    "on the GPU."
+                ),
+                fix="Remove the foreign process, or lower the engine's memory fraction.",
+            ),
         ),
         make_alert(
             out,
@@ -156,6 +263,15 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             severity="warning",
             summary="A GPU stopped answering the driver.",
             description=_GPU + " is lost to NVML (fallen off the bus or needs a reset).",
+            runbook=Runbook(
+                meaning=(
+                    "The GPU stopped answering NVML (fallen off the bus, or it needs a reset) for 10m "
+                    "(`llm_gpu_up == 0`)."
+                ),
+                impact="Anything scheduled on that GPU fails.",
+                diagnose="`dmesg` for Xid 79 / \"fallen off the bus\"; `nvidia-smi` on the node.",
+                fix="Drain the node and reset or reboot; RMA if it repeats.",
+            ),
         ),
         make_alert(
             out,
@@ -166,6 +282,18 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             summary="A GPU disappeared from its node.",
             description="The exporter on {{ $labels.instance }} sees {{ $value }} GPUs, fewer than in the "
             "last " + g.missing_lookback + ".",
+            runbook=Runbook(
+                meaning=(
+                    "The exporter sees fewer GPUs than it did at some point in the last 6h, while its "
+                    "GPU collector works."
+                ),
+                impact="Capacity lost; the engine may have fewer GPUs than its tensor parallelism needs.",
+                diagnose="`nvidia-smi -L` on the node; device-plugin and driver logs.",
+                fix=(
+                    "As for GPULost. If GPUs were removed on purpose, the alert clears once the "
+                    "lookback passes."
+                ),
+            ),
         ),
         make_alert(
             out,
@@ -180,10 +308,27 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + " where it reported GPUs in the last "
             + g.missing_lookback
             + "; GPU alerts are blind there.",
+            runbook=Runbook(
+                meaning=(
+                    "The exporter's GPU collector has failed for 10m "
+                    "(`llm_exporter_collector_up{collector=\"gpu\"} == 0`) on an exporter that reported "
+                    "GPUs in the last 6h. Exporters that never saw a GPU (CPU-only pods) report the "
+                    "collector down by design and do not fire this alert."
+                ),
+                impact="GPU alerts and panels are blind on that node.",
+                diagnose=(
+                    "Exporter logs (NVML errors); whether the sidecar can see the GPUs at all (driver "
+                    "libraries, `NVIDIA_VISIBLE_DEVICES`)."
+                ),
+                fix=(
+                    "Give the container access to the GPUs, or collect GPUs from a node DaemonSet and "
+                    "point `selectors.gpu` at it."
+                ),
+            ),
         ),
     ]
 
 
 def groups(settings: Settings) -> list[Group]:
     """The GPU alert group."""
-    return [Group("llm-exporter-gpu", gpu_alerts(settings), settings.output.evaluation_interval)]
+    return [Group("llm-exporter-gpu", gpu_alerts(settings), settings.output.evaluation_interval, "GPUs")]
