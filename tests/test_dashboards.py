@@ -14,6 +14,7 @@ import yaml
 from grafanalib import core as g
 
 from exporter import schema
+from exporter.cli import generate
 from exporter.mixin import dashboards, rules
 from exporter.mixin import settings as mixin_settings
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
@@ -480,3 +481,16 @@ def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib
 def test_recorded_registry_refuses_a_series_no_rule_records() -> None:
     with pytest.raises(ValueError, match="llm_requests_running has no per-model sum recording"):
         recording.Recorded(Settings()).summed("llm_requests_running")
+
+
+def test_generate_all_applies_one_settings_file_to_rules_dashboards_and_manifests(tmp_path: pathlib.Path) -> None:
+    custom = tmp_path / "settings.yaml"
+    custom.write_text("queue: {waiting: 8}\n")
+    assert generate(["all", "--out", str(tmp_path), "--settings", str(custom)]) == 0
+    rule_file = (tmp_path / "alerts" / "llm-exporter.rules.yaml").read_text()
+    manifest = (tmp_path / "deploy" / "kubernetes" / "prometheusrule.yaml").read_text()
+    wrapped = (tmp_path / "alerts" / "llm-exporter.prometheusrule.yaml").read_text()
+    assert "> 8)" in rule_file and manifest.endswith(wrapped) and "> 8)" in wrapped
+    overview = json.loads((tmp_path / "dashboards" / "overview.json").read_text())
+    waiting = next(p for p in dashboards.panels(overview) if p["title"] == "Requests waiting")
+    assert waiting["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"color": "red", "value": 8}

@@ -33,13 +33,14 @@ def _alerts(root: Path, settings: Path | None) -> list[Path]:
 
 def _kubernetes(root: Path, settings: Path | None) -> list[Path]:
     from exporter.mixin.kubernetes import write
+    from exporter.mixin.rules import PROMETHEUS_RULE_FILE
 
-    return write(root / "deploy" / "kubernetes")
+    return write(root / "deploy" / "kubernetes", (root / "alerts" / PROMETHEUS_RULE_FILE).read_text())
 
 
 GENERATORS: dict[str, Writer] = {
     "docs": _docs,
     "dashboards": _dashboards,
     "alerts": _alerts,
-    "kubernetes": _kubernetes,  # after alerts and dashboards: it embeds their output
+    "kubernetes": _kubernetes,  # after alerts: it carries the PrometheusRule they wrote
 }

@@ -2,7 +2,9 @@
 sidecar, its PodMonitor, the PrometheusRule, an HPA on the unified queue length with the prometheus-adapter rule
 that serves it, and a kustomization tying them to the dashboard ConfigMaps.
 
-`write` is what `llm-exporter generate kubernetes` runs; the committed files must equal its output.
+`write` is what `llm-exporter generate kubernetes` runs; the committed files must equal its output. The
+PrometheusRule is not rendered again here: `write` is handed the one the rule generator wrote (so the same
+--settings shape both), and the dashboards' ConfigMaps are written by the dashboard generator.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.mixin import dashboards, rules, yamlfile
-from exporter.mixin.settings import Settings
+from exporter.mixin import dashboards, yamlfile
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
@@ -206,28 +207,23 @@ def _dump(name: str, *documents: dict[str, Any]) -> str:
     return yamlfile.dumps(*documents, header=_header(name))
 
 
-def _prometheus_rule() -> str:
-    settings = Settings()
-    return _header("prometheusrule.yaml") + rules.render_prometheus_rule(rules.build(settings), settings)
-
-
-def render() -> dict[str, str]:
-    """Every manifest's file name and text."""
+def render(prometheus_rule: str) -> dict[str, str]:
+    """Every manifest's file name and text, given the text of the PrometheusRule the rule generator wrote."""
     return {
         "vllm.yaml": _dump("vllm.yaml", deployment(), service()),
         "podmonitor.yaml": _dump("podmonitor.yaml", pod_monitor()),
-        "prometheusrule.yaml": _prometheus_rule(),
+        "prometheusrule.yaml": _header("prometheusrule.yaml") + prometheus_rule,
         "hpa.yaml": _dump("hpa.yaml", hpa()),
         "prometheus-adapter-values.yaml": _dump("prometheus-adapter-values.yaml", adapter_values()),
         "kustomization.yaml": _dump("kustomization.yaml", kustomization()),
     }
 
 
-def write(out_dir: Path) -> list[Path]:
+def write(out_dir: Path, prometheus_rule: str) -> list[Path]:
     """Write the manifests into out_dir (deploy/kubernetes by default); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render().items():
+    for name, text in render(prometheus_rule).items():
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
