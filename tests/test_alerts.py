@@ -128,16 +128,24 @@ def test_bad_settings_are_all_reported_with_file_and_field(tmp_path: Path) -> No
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "queue: {waitng: 3, window: soon}\nslo: {ttft_seconds: 2.0, burn_windows: [{long: 1h}]}\n"
-        "gpu: {xid_critical: [48, x]}\n"
+        "gpu:\n  xid_critical: [48,\n    x]\n"
     )
     with pytest.raises(SettingsError) as error:
         rules.write(tmp_path / "out", bad)
     assert str(error.value).splitlines() == [
-        f"{bad}: queue.waitng: unknown setting (known: waiting, queue_time_seconds, queue_time_quantile, window, for)",
-        f"{bad}: queue.window: must be a duration like \"5m\", got 'soon'",
-        f"{bad}: slo.burn_windows[0]: missing severity, short, factor, for",
-        f"{bad}: gpu.xid_critical[1]: must be int, got str",
+        f"{bad}:1: queue.waitng: unknown setting (known: waiting, queue_time_seconds, queue_time_quantile, window, "
+        "for)",
+        f"{bad}:1: queue.window: must be a duration like \"5m\", got 'soon'",
+        f"{bad}:2: slo.burn_windows[0]: missing severity, short, factor, for",
+        f"{bad}:5: gpu.xid_critical[1]: must be int, got str",
     ]
+
+
+def test_settings_that_are_not_yaml_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("queue:\n  waiting: 8\n  window: [5m\n")
+    with pytest.raises(SettingsError, match=rf"^{re.escape(str(bad))}:4: not valid YAML: "):
+        load(bad)
 
 
 def test_slo_threshold_must_be_a_bucket_bound(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# writer(root, alert settings file or None) -> the files written
+# writer(root, settings file of the rules and dashboards or None) -> the files written
 Writer = Callable[[Path, Path | None], list[Path]]
 
 

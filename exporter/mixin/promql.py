@@ -9,7 +9,7 @@ first, so dashboards and rules are checked the same way.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import promql_parser
 
@@ -42,7 +42,7 @@ def selector(name: str, *matchers: str) -> str:
     return f"{name}{{{', '.join(present)}}}" if present else name
 
 
-def regex_matchers(scope: dict[str, str]) -> list[str]:
+def regex_matchers(scope: Mapping[str, str]) -> list[str]:
     """`label=~"value"` for each pair: dashboard variables may hold several values, so they match as regexes."""
     return [f'{label}=~"{value}"' for label, value in scope.items()]
 

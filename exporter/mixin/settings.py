@@ -342,12 +342,38 @@ def load(path: Path | None) -> Settings:
     """The default settings overridden by a YAML file; SettingsError lists every problem."""
     if path is None:
         return Settings()
-    data = yaml.safe_load(path.read_text()) or {}
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+        lines = _lines(yaml.compose(text), "")
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise SettingsError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error.problem}") from None
     problems: list[str] = []
     settings = _merge(Settings, Settings(), data, "", problems)
     if problems:
-        raise SettingsError("\n".join(f"{path}: {problem}" for problem in problems))
+        raise SettingsError("\n".join(f"{path}:{_line(problem, lines)}: {problem}" for problem in problems))
     return settings
+
+
+def _lines(node: yaml.Node | None, where: str) -> dict[str, int]:
+    """The 1-based line of every setting path in a composed YAML tree ("queue.window", "gpu.xid_critical[1]")."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = f"{where}.{key.value}" if where else str(key.value)
+            lines[here] = key.start_mark.line + 1
+            lines.update(_lines(value, here))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[f"{where}[{i}]"] = item.start_mark.line + 1
+            lines.update(_lines(item, f"{where}[{i}]"))
+    return lines
+
+
+def _line(problem: str, lines: dict[str, int]) -> int:
+    """The line of the setting a problem names (its text up to the first ": "), or 1 for the whole file."""
+    return lines.get(problem.split(": ", 1)[0], 1)
 
 
 def _yaml_value(value: Any) -> str:
