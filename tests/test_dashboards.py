@@ -9,6 +9,7 @@ import re
 import subprocess
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 from grafanalib import core as g
@@ -19,7 +20,7 @@ from exporter.mixin import dashboards, rules
 from exporter.mixin import settings as mixin_settings
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
 from exporter.mixin.dashboards.queries import quantile, selector
-from exporter.mixin.promql import UnknownSeriesError, series_names
+from exporter.mixin.promql import UnknownSeriesError, selectors, series_names
 from exporter.mixin.rules import recording
 from exporter.mixin.settings import Settings
 
@@ -107,16 +108,14 @@ def test_every_query_selects_only_schema_samples_or_shipped_recordings(stem: str
             assert len(series_names(variable["query"]) & schema.SAMPLE_NAMES) == 1, variable["query"]
 
 
-_SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}")
-_MATCHER_LABEL = re.compile(r"(\w+)\s*[=!]~?")
 TARGET_LABELS = {"job", "instance"}  # added by Prometheus, not by the exporter
 
 
 def _kept_labels(recording_expr: str, recorded: dict[str, str]) -> set[str]:
     """The labels a recording keeps: its outermost `by (...)`, or those of the recordings it divides."""
-    found = re.search(r"by \(([^)]*)\)", recording_expr)
-    if found:
-        return {label.strip() for label in found.group(1).split(",")}
+    node = promql_parser.parse(recording_expr)
+    if isinstance(node, promql_parser.AggregateExpr) and node.modifier.type == promql_parser.AggModifierType.By:
+        return set(node.modifier.labels)
     return {label for name in series_names(recording_expr) for label in _kept_labels(recorded[name], recorded)}
 
 
@@ -128,16 +127,14 @@ def test_every_matcher_uses_a_label_the_family_has(stem: str) -> None:
         v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"
     ]
     for expr in exprs:
-        for sample, matchers in _SELECTOR.findall(expr):
+        for sample, used in selectors(expr).items():
             if sample in recorded:
-                used = set(_MATCHER_LABEL.findall(matchers))
                 assert used <= _kept_labels(recorded[sample], recorded), f"{stem}: {sample} keeps no {used}"
                 continue
             family = re.sub(r"_(bucket|sum|count)$", "", sample) if sample not in schema.BY_NAME else sample
             allowed = set(schema.spec(family).labels) | set(schema.OPTIONAL_ENGINE_LABELS) | TARGET_LABELS
             if sample.endswith("_bucket"):
                 allowed.add("le")
-            used = set(_MATCHER_LABEL.findall(matchers))
             assert used <= allowed, f"{stem}: {sample} has no label {sorted(used - allowed)}"
 
 

@@ -93,19 +93,26 @@ def _as_promql(expr: str) -> str:
     return _STRING_OR_VARIABLE.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "vector(1)", text)
 
 
-def series_names(expr: str) -> set[str]:
-    """Names of the series a PromQL expression (or Grafana variable query) selects, read from its AST."""
-    names: set[str] = set()
+def selectors(expr: str) -> dict[str, set[str]]:
+    """Each series a PromQL expression (or Grafana variable query) selects, with the labels its matchers name."""
+    found: dict[str, set[str]] = {}
 
     def visit(node: promql_parser.Expr) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            names.add(node.name or next(m.value for m in node.matchers.matchers if m.name == "__name__"))
+            matchers = node.matchers.matchers
+            name = node.name or next(m.value for m in matchers if m.name == "__name__")
+            found.setdefault(name, set()).update(m.name for m in matchers if m.name != "__name__")
 
     try:
         promql_parser.walk(promql_parser.parse(_as_promql(expr)), visit)
     except ValueError as error:
         raise UnknownSeriesError(f"not PromQL ({error}): {expr}") from None
-    return names
+    return found
+
+
+def series_names(expr: str) -> set[str]:
+    """Names of the series a PromQL expression (or Grafana variable query) selects, read from its AST."""
+    return set(selectors(expr))
 
 
 def check_names(exprs: Iterable[str], recorded: Iterable[str]) -> None:
