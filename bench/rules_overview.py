@@ -33,9 +33,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.generate import alerts
-from exporter.generate.alerts_recording import QUANTILE_HISTOGRAMS, RATE_COUNTERS, SUMMED_GAUGES
-from exporter.generate.alerts_settings import load
+from exporter.mixin import rules
+from exporter.mixin.rules.recording import QUANTILE_HISTOGRAMS, RATE_COUNTERS, SUMMED_GAUGES
+from exporter.mixin.settings import load
 from tests.harness.exporter import ExporterProcess
 from tests.harness.prometheus import PrometheusServer
 from tests.harness.replay import ReplayServer
@@ -223,7 +223,7 @@ def prometheus_config(fleet: Fleet, targets: int) -> dict[str, Any]:
     """One scrape job with a static target per replayed exporter, each under its own instance label."""
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-        "rule_files": [alerts.RULES_FILE],
+        "rule_files": [rules.RULES_FILE],
         "scrape_configs": [
             {
                 "job_name": "llm-exporter",
@@ -240,8 +240,8 @@ def recording_rules(workdir: Path) -> str:
     """The generated dashboard recording group, with its rate window matched to the dashboard's."""
     settings_file = workdir / "settings.yaml"
     settings_file.write_text(f"aggregation: {{rate_window: {RATE_WINDOW}}}\n")
-    groups = [g for g in alerts.build(load(settings_file)) if g.name == "llm-exporter-recording"]
-    return alerts.render_rules(groups)
+    groups = [g for g in rules.build(load(settings_file)) if g.name == "llm-exporter-recording"]
+    return rules.render_rules(groups)
 
 
 def main() -> None:
@@ -259,7 +259,7 @@ def main() -> None:
         prometheus = PrometheusServer(
             workdir / "prometheus",
             prometheus_config(fleet, args.targets),
-            rule_files={alerts.RULES_FILE: recording_rules(workdir)},
+            rule_files={rules.RULES_FILE: recording_rules(workdir)},
         )
         prometheus.start()
         stack.callback(prometheus.stop)

@@ -234,8 +234,8 @@ def probe(argv: Sequence[str]) -> int:
 
 def generate(argv: Sequence[str]) -> int:
     """Write the generated artifacts (docs, dashboards, alerts, Kubernetes objects) from the schema."""
-    from exporter.generate import GENERATORS, REPO
-    from exporter.generate.alerts_settings import SettingsError
+    from exporter.mixin import GENERATORS, REPO
+    from exporter.mixin.settings import SettingsError
 
     parser = argparse.ArgumentParser(prog="llm-exporter generate",
                                      description="Write artifacts generated from exporter/schema.py.")

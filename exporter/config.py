@@ -13,14 +13,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from exporter import durations
 from exporter.engines import ENGINES
 
 ENGINE_TYPES = ("auto", *ENGINES)
 HISTOGRAM_MODES = ("canonical", "native")
 DEFAULT_LISTEN_ADDRESS = ":10117"
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _SIZE = re.compile(r"^([0-9]+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 
@@ -76,11 +75,11 @@ class Config:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration like "500ms", "5s", "1m"; ValueError otherwise."""
-    match = _DURATION.match(text.strip())
-    if not match or float(match.group(1)) <= 0:
+    """Seconds in a positive duration like "500ms", "5s", "1m30s", "1d"; ValueError otherwise."""
+    value = durations.seconds(text)
+    if value <= 0:
         raise ValueError(f'must be a duration like "5s", got {text!r}')
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return value
 
 
 def _parse_size(text: str) -> int:

@@ -9,20 +9,20 @@ import re
 import subprocess
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 from grafanalib import core as g
 
 from exporter import schema
-from exporter.generate import dashboards
-from exporter.generate.dashboards_panels import DATASOURCE, Query, timeseries
-from exporter.generate.dashboards_promql import (
-    UnknownMetricError,
-    metric_names,
-    quantile,
-    selector,
-    variable_metric,
-)
+from exporter.cli import generate
+from exporter.mixin import dashboards, rules
+from exporter.mixin import settings as mixin_settings
+from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
+from exporter.mixin.dashboards.queries import quantile, selector
+from exporter.mixin.promql import UnknownSeriesError, selectors, series_names
+from exporter.mixin.rules import recording
+from exporter.mixin.settings import Settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
@@ -96,50 +96,60 @@ def test_write_returns_the_files_it_wrote_in_stable_form(tmp_path: pathlib.Path)
 
 
 @pytest.mark.parametrize("stem", UIDS)
-def test_every_query_selects_only_schema_samples(stem: str) -> None:
+def test_every_query_selects_only_schema_samples_or_shipped_recordings(stem: str) -> None:
     dashboard = load(stem)
+    known = schema.SAMPLE_NAMES | recording.names(Settings())
     for title, target in all_targets(dashboard):
-        names = metric_names(target["expr"])
+        names = series_names(target["expr"])
         assert names, f"{stem}/{title}: query selects no metric: {target['expr']}"
-        assert names <= schema.SAMPLE_NAMES, f"{stem}/{title}: {sorted(names - schema.SAMPLE_NAMES)}"
+        assert names <= known, f"{stem}/{title}: {sorted(names - known)}"
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            assert variable_metric(variable["query"]) in schema.SAMPLE_NAMES, variable["query"]
+            assert len(series_names(variable["query"]) & schema.SAMPLE_NAMES) == 1, variable["query"]
 
 
-_SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}")
-_MATCHER_LABEL = re.compile(r"(\w+)\s*[=!]~?")
 TARGET_LABELS = {"job", "instance"}  # added by Prometheus, not by the exporter
+
+
+def _kept_labels(recording_expr: str, recorded: dict[str, str]) -> set[str]:
+    """The labels a recording keeps: its outermost `by (...)`, or those of the recordings it divides."""
+    node = promql_parser.parse(recording_expr)
+    if isinstance(node, promql_parser.AggregateExpr) and node.modifier.type == promql_parser.AggModifierType.By:
+        return set(node.modifier.labels)
+    return {label for name in series_names(recording_expr) for label in _kept_labels(recorded[name], recorded)}
 
 
 @pytest.mark.parametrize("stem", UIDS)
 def test_every_matcher_uses_a_label_the_family_has(stem: str) -> None:
+    recorded = recording.exprs(Settings())
     dashboard = load(stem)
     exprs = [t["expr"] for _, t in all_targets(dashboard)] + [
         v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"
     ]
     for expr in exprs:
-        for sample, matchers in _SELECTOR.findall(expr):
+        for sample, used in selectors(expr).items():
+            if sample in recorded:
+                assert used <= _kept_labels(recorded[sample], recorded), f"{stem}: {sample} keeps no {used}"
+                continue
             family = re.sub(r"_(bucket|sum|count)$", "", sample) if sample not in schema.BY_NAME else sample
             allowed = set(schema.spec(family).labels) | set(schema.OPTIONAL_ENGINE_LABELS) | TARGET_LABELS
             if sample.endswith("_bucket"):
                 allowed.add("le")
-            used = set(_MATCHER_LABEL.findall(matchers))
             assert used <= allowed, f"{stem}: {sample} has no label {sorted(used - allowed)}"
 
 
 def test_generation_fails_on_a_metric_the_schema_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    def bogus() -> g.Dashboard:
+    def bogus(settings: Settings) -> g.Dashboard:
         panel = timeseries("Bogus", "Healthy: never.", "s", [Query("rate(vllm:num_requests_running[5m])")])
         return g.Dashboard(title="bogus", panels=[panel])
 
     monkeypatch.setitem(dashboards.BUILDERS, "bogus", bogus)
-    with pytest.raises(UnknownMetricError, match="vllm:num_requests_running"):
+    with pytest.raises(UnknownSeriesError, match="vllm:num_requests_running"):
         dashboards.write(pathlib.Path("/nonexistent-never-written"))
 
 
 def test_selector_refuses_a_metric_the_schema_lacks() -> None:
-    with pytest.raises(UnknownMetricError, match="llm_made_up_total"):
+    with pytest.raises(UnknownSeriesError, match="llm_made_up_total"):
         selector("llm_made_up_total", {"job": "$job"})
 
 
@@ -154,8 +164,8 @@ def test_selector_refuses_a_metric_the_schema_lacks() -> None:
         ("a offset 5m unless ignoring (le) b", {"a", "b"}),
     ],
 )
-def test_metric_names_finds_series_and_nothing_else(expr: str, names: set[str]) -> None:
-    assert metric_names(expr) == names
+def test_series_names_finds_series_and_nothing_else(expr: str, names: set[str]) -> None:
+    assert series_names(expr) == names
 
 
 def test_quantiles_aggregate_buckets_by_le() -> None:
@@ -194,10 +204,14 @@ def test_datasource_is_a_variable_never_a_hard_coded_uid(stem: str) -> None:
 def test_engine_dashboards_have_scoped_job_engine_target_model_variables(stem: str) -> None:
     variables = {v["name"]: v for v in load(stem)["templating"]["list"]}
     assert list(variables) == ["datasource", "job", "engine_type", "target", "model"]
+    assert variables["job"]["query"] == 'label_values(llm_exporter_target_up{job="llm-exporter"}, job)'
     assert variables["engine_type"]["query"] == 'label_values(llm_exporter_target_up{job=~"$job"}, engine_type)'
     assert "$engine_type" in variables["target"]["query"] and "$target" in variables["model"]["query"]
+    recorded = recording.names(Settings())
     for _, target in all_targets(load(stem)):
-        assert '"$job"' in target["expr"], target["expr"]
+        # Recordings keep engine_type and model only: those panels are scoped by them, the rest by $job.
+        scope = '"$engine_type"' if series_names(target["expr"]) <= recorded else '"$job"'
+        assert scope in target["expr"], target["expr"]
 
 
 def test_engine_detail_shows_one_target_at_a_time() -> None:
@@ -412,3 +426,68 @@ def test_provisioning_example_points_grafana_at_the_dashboards() -> None:
 def test_panel_titles_are_unique_within_a_dashboard(stem: str) -> None:
     titles = [panel["title"] for panel in dashboards.panels(load(stem))]
     assert len(titles) == len(set(titles))
+
+
+# --- one settings object, recordings read by what ships ----------------------------------------------------
+
+
+def test_every_recorded_series_is_read_by_an_alert_or_a_dashboard() -> None:
+    settings = Settings()
+    recorded = recording.exprs(settings)
+    groups = rules.build(settings)
+    readers = [rule.expr for group in groups for rule in group.rules if rule.alert]
+    boards = [dashboards.render(build, settings) for build in dashboards.BUILDERS.values()]
+    readers += [query for board in boards for query in dashboards.queries(board)]
+    read: set[str] = set()
+    pending = {name for expr in readers for name in series_names(expr)} & set(recorded)
+    while pending:  # a recording read by a read recording is read too (tokens per joule reads two rates)
+        name = pending.pop()
+        read.add(name)
+        pending |= (series_names(recorded[name]) & set(recorded)) - read
+    assert set(recorded) - read == set()
+
+
+def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib.Path) -> None:
+    custom = tmp_path / "settings.yaml"
+    custom.write_text(
+        "selectors: {engine: 'job=\"inference\"', gpu: 'job=\"dcgm\"'}\nqueue: {waiting: 8}\n"
+        "kv_cache: {usage_ratio: 0.97, warning_ratio: 0.8}\n"
+        "slo: {error_ratio_warning: 0.02, error_ratio_critical: 0.1}\n"
+        "aggregation: {rate_window: 2m}\n"
+    )
+    settings = mixin_settings.load(custom)
+    overview = dashboards.render(dashboards.BUILDERS["overview"], settings)
+    stats = {panel["title"]: panel for panel in dashboards.panels(overview)}
+
+    def marks(title: str) -> list[object]:
+        return [step["value"] for step in stats[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+    assert marks("Requests waiting") == [None, 1, 8]
+    assert marks("KV cache used (max)") == [None, 0.8, 0.97]
+    assert marks("Error ratio") == [None, 0.02, 0.1]
+    requests = stats["Requests / s"]["targets"][0]["expr"]
+    assert requests.startswith("sum(model_finish_reason:llm_requests_finished:rate2m{")
+    job = next(v for v in overview["templating"]["list"] if v["name"] == "job")
+    assert job["query"] == 'label_values(llm_exporter_target_up{job="inference"}, job)'
+    gpu = dashboards.render(dashboards.BUILDERS["gpu"], settings)
+    assert next(v for v in gpu["templating"]["list"] if v["name"] == "job")["query"] == (
+        'label_values(llm_gpu_up{job="dcgm"}, job)'
+    )
+
+
+def test_recorded_registry_refuses_a_series_no_rule_records() -> None:
+    with pytest.raises(ValueError, match="llm_requests_running has no per-model sum recording"):
+        recording.Recorded(Settings()).summed("llm_requests_running")
+
+
+def test_generate_all_applies_one_settings_file_to_rules_dashboards_and_manifests(tmp_path: pathlib.Path) -> None:
+    custom = tmp_path / "settings.yaml"
+    custom.write_text("queue: {waiting: 8}\n")
+    assert generate(["all", "--out", str(tmp_path), "--settings", str(custom)]) == 0
+    rule_file = (tmp_path / "alerts" / "llm-exporter.rules.yaml").read_text()
+    manifest = (tmp_path / "deploy" / "kubernetes" / "prometheusrule.yaml").read_text()
+    wrapped = (tmp_path / "alerts" / "llm-exporter.prometheusrule.yaml").read_text()
+    assert "> 8)" in rule_file and manifest.endswith(wrapped) and "> 8)" in wrapped
+    overview = json.loads((tmp_path / "dashboards" / "overview.json").read_text())
+    waiting = next(p for p in dashboards.panels(overview) if p["title"] == "Requests waiting")
+    assert waiting["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"color": "red", "value": 8}

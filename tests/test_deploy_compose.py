@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_DIR = REPO / "deploy" / "compose"

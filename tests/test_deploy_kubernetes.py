@@ -16,8 +16,8 @@ from cloudcoil.models.prometheus_operator import v1 as operator
 
 from exporter import schema
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.generate import kubernetes
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin import kubernetes, rules
+from exporter.mixin.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy" / "kubernetes"
@@ -48,7 +48,7 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_manifests_are_in_sync_with_the_generator(tmp_path):
-    written = kubernetes.write(tmp_path)
+    written = kubernetes.write(tmp_path, (REPO / "alerts" / rules.PROMETHEUS_RULE_FILE).read_text())
     committed = {path.name for path in DEPLOY.glob("*.yaml")}
     assert {path.name for path in written} == committed, "stale or missing: run `llm-exporter generate kubernetes`"
     for path in written:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.generate import alerts
-from exporter.generate.alerts_settings import load
+from exporter.mixin import rules
+from exporter.mixin.settings import load
 from tests.harness.engines import EngineServer, vllm_server
 from tests.harness.exporter import ExporterProcess
 from tests.harness.prometheus import AlertmanagerServer, PrometheusServer
@@ -149,7 +149,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("alerts-e2e")
     settings_file = workdir / "settings.yaml"
     settings_file.write_text(E2E_SETTINGS)
-    groups = alerts.build(load(settings_file))
+    groups = rules.build(load(settings_file))
     started: list[Any] = []
 
     def launch(server: Any) -> Any:
@@ -178,13 +178,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 workdir / "prometheus",
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [alerts.RULES_FILE],
+                    "rule_files": [rules.RULES_FILE],
                     "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager.address]}]}]},
                     "scrape_configs": [
                         {"job_name": "llm-exporter", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}
                     ],
                 },
-                rule_files={alerts.RULES_FILE: alerts.render_rules(groups)},
+                rule_files={rules.RULES_FILE: rules.render_rules(groups)},
             )
         )
         prometheus.wait_for_query('llm_exporter_target_up{job="llm-exporter"} == 1', bool, timeout=60)
@@ -259,7 +259,7 @@ def test_gpu_rule_selectors_select_series_from_a_real_gpu(tmp_path: Path) -> Non
     """On a real NVIDIA GPU, every GPU rule selector finds series, except Xid counters (born on the first Xid)."""
     settings_file = tmp_path / "settings.yaml"
     settings_file.write_text(E2E_SETTINGS)
-    groups = alerts.build(load(settings_file))
+    groups = rules.build(load(settings_file))
     gpu_rules = [rule.as_dict() for group in groups if group.name == "llm-exporter-gpu" for rule in group.rules]
     exporter = ExporterProcess([], tmp_path, interval="1s", extra_args=["--gpu", "true"])
     exporter.start()
@@ -268,12 +268,12 @@ def test_gpu_rule_selectors_select_series_from_a_real_gpu(tmp_path: Path) -> Non
             tmp_path / "prometheus",
             {
                 "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": [alerts.RULES_FILE],
+                "rule_files": [rules.RULES_FILE],
                 "scrape_configs": [
                     {"job_name": "llm-exporter", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}
                 ],
             },
-            rule_files={alerts.RULES_FILE: alerts.render_rules(groups)},
+            rule_files={rules.RULES_FILE: rules.render_rules(groups)},
         )
         prometheus.start()
         try:

@@ -23,8 +23,10 @@ import httpx
 import pytest
 
 from exporter import schema
-from exporter.generate import dashboards
-from exporter.generate.dashboards_promql import metric_names, variable_metric
+from exporter.mixin import dashboards, rules
+from exporter.mixin.promql import series_names
+from exporter.mixin.rules import recording
+from exporter.mixin.settings import Settings
 from tests.harness.engines import EngineServer
 from tests.harness.exporter import ExporterProcess
 from tests.harness.nvml import skip_without_nvml
@@ -122,6 +124,17 @@ class Stack:
         return finite(result) and float(result[0]["value"][1]) == 1
 
 
+SETTINGS = Settings()
+# The fleet panels read recording rules: Prometheus evaluates them, and a recorded name stands for what it reads.
+RECORDINGS = recording.exprs(SETTINGS)
+
+
+def read_series(expr: str) -> set[str]:
+    """The schema samples an expression reads, through any recorded series it selects."""
+    names = series_names(expr)
+    return {n for name in names for n in (read_series(RECORDINGS[name]) if name in RECORDINGS else {name})}
+
+
 def family_of(sample: str) -> str:
     """The schema family a sample name belongs to."""
     if sample in schema.BY_NAME:
@@ -191,7 +204,7 @@ def finite(result: list[dict[str, Any]]) -> bool:
 def panel_queries() -> Iterator[tuple[str, str, str, str]]:
     """(dashboard stem, panel title, refId, expr) for every panel target of the generated dashboards."""
     for stem, build in dashboards.BUILDERS.items():
-        dashboard = dashboards.render(build)
+        dashboard = dashboards.render(build, SETTINGS)
         for panel in dashboards.panels(dashboard):
             for target in panel["targets"]:
                 yield stem, panel["title"], target["refId"], target["expr"]
@@ -212,11 +225,13 @@ def start_stack(workdir: Path, engines: dict[str, Any], live: EngineServer | Non
         started.append(exporter)
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [rules.RULES_FILE],
             "scrape_configs": [
                 {"job_name": "llm-exporter", "static_configs": [{"targets": [exporter.url.removeprefix("http://")]}]}
             ],
         }
-        prometheus = PrometheusServer(workdir / "prometheus", config)
+        recordings = rules.render_rules(recording.groups(SETTINGS))
+        prometheus = PrometheusServer(workdir / "prometheus", config, rule_files={rules.RULES_FILE: recordings})
         prometheus.start()
         started.append(prometheus)
         targets = {engine: server.target for engine, server in engines.items()} | {DOWN: dead}
@@ -268,7 +283,7 @@ def host_absent(stack: Stack) -> dict[str, str]:
 
 def dashboard_families() -> set[str]:
     """Every schema family some panel query reads."""
-    return {family_of(name) for *_, expr in panel_queries() for name in metric_names(expr)}
+    return {family_of(name) for *_, expr in panel_queries() for name in read_series(expr)}
 
 
 def missing_families(stack: Stack, engine: str) -> set[str]:
@@ -303,7 +318,7 @@ def check_panel_queries(stack: Stack, report: Path) -> None:
     rows: list[dict[str, str]] = []
     failures = []
     for stem, title, ref, expr in panel_queries():
-        families = {family_of(name) for name in metric_names(expr)}
+        families = {family_of(name) for name in read_series(expr)}
         engine_scoped = re.search(r"\$\{?(engine_type|engine_a|engine_b|target)\b", expr)
         for engine in stack.targets if engine_scoped else ["vllm"]:
             column = engine if engine_scoped else "host"
@@ -334,8 +349,8 @@ def check_panel_queries(stack: Stack, report: Path) -> None:
 def check_variables(stack: Stack) -> None:
     """Every label_values variable lists at least one value (the GPU ones only where there is a GPU)."""
     for stem, build in dashboards.BUILDERS.items():
-        for variable in dashboards.render(build)["templating"]["list"]:
-            if variable["type"] != "query" or (variable_metric(variable["query"]) == "llm_gpu_up" and not stack.gpu()):
+        for variable in dashboards.render(build, SETTINGS)["templating"]["list"]:
+            if variable["type"] != "query" or (series_names(variable["query"]) == {"llm_gpu_up"} and not stack.gpu()):
                 continue
             selector_text, label = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]).groups()
             response = httpx.get(

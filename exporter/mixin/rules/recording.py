@@ -1,41 +1,48 @@
-"""Recording rules: the dashboards' hot paths and the SLO error ratios, named level:metric:operations."""
+"""Recording rules: the dashboards' hot paths and the SLO error ratios, named level:metric:operations.
+
+`Recorded` is the registry the dashboards read them through, by symbol: a panel asks for
+`recorded.rate("llm_generation_tokens_total")`, never spells `model:llm_generation_tokens:rate5m`, and a test
+proves every recorded series is read by some alert or dashboard.
+"""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-from exporter.generate.alerts_promql import by, le_matcher, model_labels, sample, selector
-from exporter.generate.alerts_rule import Group, Rule, record
-from exporter.generate.alerts_settings import Settings
+from exporter import durations
+from exporter.mixin.promql import by, le_matcher, model_labels, sample, selector
+from exporter.mixin.rules.model import Group, Rule, record
+from exporter.mixin.settings import Settings
 
-# Histograms the dashboards draw quantiles and means of.
+# Histograms the fleet panels (Overview, Migration) draw quantiles of per engine type.
 QUANTILE_HISTOGRAMS = (
     "gen_ai_server_time_to_first_token_seconds",
     "gen_ai_server_time_per_output_token_seconds",
     "gen_ai_server_request_duration_seconds",
     "llm_inter_token_latency_seconds",
-    "llm_request_queue_time_seconds",
 )
-# Counters the dashboards show as rates per model.
+# Counters the fleet panels show as rates per model and engine type.
 RATE_COUNTERS = (
     "llm_generation_tokens_total",
     "llm_prompt_tokens_total",
     "llm_prefix_cache_hits_tokens_total",
     "llm_prefix_cache_queries_tokens_total",
-    "llm_preemptions_total",
 )
-# Gauges the dashboards sum per model.
-SUMMED_GAUGES = ("llm_requests_waiting", "llm_requests_running")
+# Gauges the fleet panels sum per model.
+SUMMED_GAUGES = ("llm_requests_waiting",)
 
 SLO_SLIS = ("ttft", "tpot", "errors")
 
-_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def rate_name(level: str, counter: str, window: str) -> str:
     """Recorded name of a counter's rate: `_total` stripped, as the naming practice asks."""
     return f"{level}:{counter.removesuffix('_total')}:rate{window}"
+
+
+def bucket_name(histogram: str, window: str) -> str:
+    """Recorded name of a histogram's bucket rates kept by le."""
+    return f"model_le:{histogram}_bucket:rate{window}"
 
 
 def hit_ratio_name(window: str) -> str:
@@ -57,31 +64,25 @@ def _rate(settings: Settings, counter: str, window: str, *matchers: str, extra: 
 def _hot_paths(settings: Settings) -> list[Rule]:
     window = settings.aggregation.rate_window
     model = model_labels(settings.aggregation)
-    rules = [record(rate_name("model", c, window), _rate(settings, c, window)) for c in RATE_COUNTERS]
+    recorded = Recorded(settings)
+    rules = [record(recorded.rate(c), _rate(settings, c, window)) for c in RATE_COUNTERS]
     rules.append(
         record(
-            f"model_finish_reason:llm_requests_finished:rate{window}",
+            recorded.finished,
             _rate(settings, "llm_requests_finished_total", window, extra=("finish_reason",)),
         )
     )
-    for histogram in QUANTILE_HISTOGRAMS:
-        rules.append(
-            record(
-                f"model_le:{histogram}_bucket:rate{window}",
-                _rate(settings, f"{histogram}_bucket", window, extra=("le",)),
-            )
-        )
-        rules += [
-            record(f"model:{histogram}_{part}:rate{window}", _rate(settings, f"{histogram}_{part}", window))
-            for part in ("sum", "count")
-        ]
     rules += [
-        record(f"model:{gauge}:sum", f"sum {by(model)} ({selector(sample(gauge), settings.selectors.engine)})")
+        record(recorded.buckets(histogram), _rate(settings, f"{histogram}_bucket", window, extra=("le",)))
+        for histogram in QUANTILE_HISTOGRAMS
+    ]
+    rules += [
+        record(recorded.summed(gauge), f"sum {by(model)} ({selector(sample(gauge), settings.selectors.engine)})")
         for gauge in SUMMED_GAUGES
     ]
     rules.append(
         record(
-            "model:llm_kv_cache_usage_ratio:max",
+            recorded.kv_usage_max,
             f"max {by(model)} ({selector(sample('llm_kv_cache_usage_ratio'), settings.selectors.engine)})",
         )
     )
@@ -100,7 +101,7 @@ def _tokens_per_joule(settings: Settings) -> list[Rule]:
     return [
         record(tokens_name, tokens),
         record(watts_name, watts),
-        record(f"instance:llm_generation_tokens_per_joule:ratio_rate{window}", f"{tokens_name}\n/\n({watts_name} > 0)"),
+        record(Recorded(settings).tokens_per_joule, f"{tokens_name}\n/\n({watts_name} > 0)"),
     ]
 
 
@@ -115,14 +116,60 @@ def _prefix_cache(settings: Settings) -> list[Rule]:
     return rules
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """The recorded series the dashboards read, by symbol, named with the settings' windows and labels."""
+
+    settings: Settings
+
+    def rate(self, counter: str) -> str:
+        """Per-model rate of one of RATE_COUNTERS."""
+        if counter not in RATE_COUNTERS:
+            raise ValueError(f"{counter} has no per-model rate recording (RATE_COUNTERS)")
+        return rate_name("model", counter, self.settings.aggregation.rate_window)
+
+    def buckets(self, histogram: str) -> str:
+        """Per-model bucket rates of one of QUANTILE_HISTOGRAMS."""
+        if histogram not in QUANTILE_HISTOGRAMS:
+            raise ValueError(f"{histogram} has no bucket recording (QUANTILE_HISTOGRAMS)")
+        return bucket_name(histogram, self.settings.aggregation.rate_window)
+
+    def summed(self, gauge: str) -> str:
+        """Per-model sum of one of SUMMED_GAUGES."""
+        if gauge not in SUMMED_GAUGES:
+            raise ValueError(f"{gauge} has no per-model sum recording (SUMMED_GAUGES)")
+        return f"model:{gauge}:sum"
+
+    @property
+    def finished(self) -> str:
+        """Per-model rate of finished requests, kept by finish_reason."""
+        return f"model_finish_reason:llm_requests_finished:rate{self.settings.aggregation.rate_window}"
+
+    @property
+    def kv_usage_max(self) -> str:
+        """Per-model peak KV-cache usage."""
+        return "model:llm_kv_cache_usage_ratio:max"
+
+    @property
+    def tokens_per_joule(self) -> str:
+        """Per-exporter output tokens per joule of GPU energy."""
+        return f"instance:llm_generation_tokens_per_joule:ratio_rate{self.settings.aggregation.rate_window}"
+
+
+def exprs(settings: Settings) -> dict[str, str]:
+    """Every series the recording rules record with these settings, and the expression recording it."""
+    return {rule.record: rule.expr for group in groups(settings) for rule in group.rules}
+
+
+def names(settings: Settings) -> set[str]:
+    """Every series the recording rules record with these settings."""
+    return set(exprs(settings))
+
+
 def slo_windows(settings: Settings) -> list[str]:
     """Every window a burn-rate alert reads, shortest first."""
     windows = {w for bw in settings.slo.burn_windows for w in (bw.long, bw.short)}
-    return sorted(windows, key=_seconds)
-
-
-def _seconds(duration: str) -> float:
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
+    return sorted(windows, key=durations.seconds)
 
 
 def _slo_expr(settings: Settings, sli: str, window: str) -> str:

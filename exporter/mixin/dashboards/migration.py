@@ -2,6 +2,7 @@
 
 Built for moves such as TGI -> vLLM or SGLang: both sides are read through the same schema, so a panel
 compares like with like. Where one side lacks a metric (TGI has no TTFT or ITL) its series is simply absent.
+Latency, request and queue panels read the per-model recording rules, which keep engine_type and model.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Callable
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import MIGRATION_UID, MODELS, TARGETS, dashboard, quantiles
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, selector, sum_rate
-from exporter.generate.dashboards_variables import datasource, label, textbox
+from exporter.mixin.dashboards.common import MIGRATION_UID, MODELS, TARGETS, dashboard, recorded_quantiles
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.queries import selector, sum_rate, sum_recorded
+from exporter.mixin.dashboards.variables import datasource, label, textbox
+from exporter.mixin.rules.recording import Recorded
+from exporter.mixin.settings import Settings
 
 SIDES = {"A": "$engine_a", "B": "$engine_b"}
 PRICES = {"A": "$price_a", "B": "$price_b"}
@@ -22,6 +25,11 @@ PRICES = {"A": "$price_a", "B": "$price_b"}
 def scope(side: str) -> dict[str, str]:
     """The selector scope of one side: its engine type, plus the shared job and model."""
     return {"job": "$job", "engine_type": SIDES[side], "model": "$model"}
+
+
+def model_scope(side: str) -> dict[str, str]:
+    """The scope of one side on a model-level recording, which keeps no job label."""
+    return {"engine_type": SIDES[side], "model": "$model"}
 
 
 def replicas(side: str) -> str:
@@ -42,9 +50,10 @@ def gpu_utilization(side: str) -> str:
     return f"avg({gpus} and on (job, instance) {engines})"
 
 
-def both(family: str) -> list[Query]:
-    """p50 and p95 of a histogram for side A, then side B, labelled by engine type."""
-    return [q for side in SIDES for q in quantiles(family, scope(side), ("engine_type",), (0.5, 0.95))]
+def both(settings: Settings, family: str) -> list[Query]:
+    """p50 and p95 of a histogram for side A, then side B, labelled by engine type, from its recorded buckets."""
+    buckets = Recorded(settings).buckets(family)
+    return [q for side in SIDES for q in recorded_quantiles(buckets, model_scope(side), ("engine_type",), (0.5, 0.95))]
 
 
 def per_side(expr: Callable[[str], str]) -> list[Query]:
@@ -52,40 +61,41 @@ def per_side(expr: Callable[[str], str]) -> list[Query]:
     return [Query(expr(side), f"{side}: {var}") for side, var in SIDES.items()]
 
 
-def _latency() -> list[g.Panel]:
+def _latency(settings: Settings) -> list[g.Panel]:
     return [
         timeseries(
             "Time to first token",
             "TTFT p50 and p95 of both engines. Healthy: the new engine at or below "
             "the old one at the same load. TGI does not report TTFT, so its side stays empty.",
             "s",
-            both("gen_ai_server_time_to_first_token_seconds"),
+            both(settings, "gen_ai_server_time_to_first_token_seconds"),
         ),
         timeseries(
             "Inter-token latency",
             "ITL p50 and p95 of both engines. Healthy: the new engine at or below "
             "the old one. TGI has no per-token histogram: compare TPOT instead.",
             "s",
-            both("llm_inter_token_latency_seconds"),
+            both(settings, "llm_inter_token_latency_seconds"),
         ),
         timeseries(
             "Time per output token",
             "Per-request TPOT p50 and p95 of both engines; every engine reports "
             "it, so this is the like-for-like decode comparison. Healthy: the new engine at or below.",
             "s",
-            both("gen_ai_server_time_per_output_token_seconds"),
+            both(settings, "gen_ai_server_time_per_output_token_seconds"),
         ),
         timeseries(
             "End-to-end latency",
             "Request latency p50 and p95 of both engines. Healthy: the new engine "
             "at or below the old one for the same traffic mix.",
             "s",
-            both("gen_ai_server_request_duration_seconds"),
+            both(settings, "gen_ai_server_request_duration_seconds"),
         ),
     ]
 
 
-def _throughput() -> list[g.Panel]:
+def _throughput(settings: Settings) -> list[g.Panel]:
+    rec = Recorded(settings)
     return [
         timeseries(
             "Output tokens / s per replica",
@@ -100,7 +110,7 @@ def _throughput() -> list[g.Panel]:
             "Requests finished per second on each side. Healthy: the traffic split you "
             "configured (canary share on the new side).",
             "reqps",
-            per_side(lambda side: sum_rate("llm_requests_finished_total", scope(side))),
+            per_side(lambda side: sum_recorded(rec.finished, model_scope(side))),
             width=8,
         ),
         timeseries(
@@ -116,7 +126,7 @@ def _throughput() -> list[g.Panel]:
             "Requests waiting",
             "Queued requests on each side. Healthy: near 0 on both.",
             "short",
-            per_side(lambda side: aggregate("sum", "llm_requests_waiting", scope(side))),
+            per_side(lambda side: sum_recorded(rec.summed("llm_requests_waiting"), model_scope(side))),
             width=8,
         ),
     ]
@@ -153,11 +163,11 @@ def _cost() -> list[g.Panel]:
     ]
 
 
-def build() -> g.Dashboard:
+def build(settings: Settings) -> g.Dashboard:
     """The Migration dashboard."""
     variables = [
         datasource(),
-        label("job", "Job", TARGETS, {}),
+        label("job", "Job", TARGETS, {}, matchers=settings.selectors.engine),
         label("engine_a", "Engine A (from)", TARGETS, {"job": "$job"}, multi=False, label_name="engine_type"),
         label("engine_b", "Engine B (to)", TARGETS, {"job": "$job"}, multi=False, label_name="engine_type"),
         label("model", "Model", MODELS, {"job": "$job"}),
@@ -169,5 +179,5 @@ def build() -> g.Dashboard:
         "LLM / Migration",
         "Two engine types on the same panels (latency, throughput, GPU use) and their cost per 1M output tokens.",
         variables,
-        [("Latency", _latency()), ("Throughput and load", _throughput()), ("Cost", _cost())],
+        [("Latency", _latency(settings)), ("Throughput and load", _throughput(settings)), ("Cost", _cost())],
     )

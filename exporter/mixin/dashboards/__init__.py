@@ -11,42 +11,24 @@ import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from exporter.generate import (
-    dashboards_cache,
-    dashboards_engine,
-    dashboards_gpu,
-    dashboards_migration,
-    dashboards_overview,
-)
-from exporter.generate.dashboards_modern import modernize
-from exporter.generate.dashboards_promql import check_samples, metric_names, variable_metric
+from exporter.mixin import promql, yamlfile
+from exporter.mixin.dashboards import engine, gpu, kv_cache, migration, overview
+from exporter.mixin.dashboards.grafana_compat import modernize
+from exporter.mixin.rules import recording
+from exporter.mixin.settings import Settings
 
 # File stem -> builder. The stem names the JSON file and the ConfigMap.
-BUILDERS: dict[str, Callable[[], g.Dashboard]] = {
-    "overview": dashboards_overview.build,
-    "engine": dashboards_engine.build,
-    "kv-cache": dashboards_cache.build,
-    "gpu": dashboards_gpu.build,
-    "migration": dashboards_migration.build,
+BUILDERS: dict[str, Callable[[Settings], g.Dashboard]] = {
+    "overview": overview.build,
+    "engine": engine.build,
+    "kv-cache": kv_cache.build,
+    "gpu": gpu.build,
+    "migration": migration.build,
 }
 CONFIGMAP_PREFIX = "llm-exporter-dashboard-"
-
-
-class _BlockStr(str):
-    """A string YAML writes as a literal block, so the dashboard JSON stays readable in the manifest."""
-
-
-class _ManifestDumper(yaml.SafeDumper):
-    pass
-
-
-_ManifestDumper.add_representer(
-    _BlockStr, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
-)
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -70,20 +52,22 @@ def queries(dashboard: dict[str, Any]) -> Iterator[str]:
             yield variable["query"]
 
 
-def sample_names(dashboard: dict[str, Any]) -> set[str]:
-    """The samples a dashboard JSON selects, from its panel queries and its variable queries."""
-    names: set[str] = set()
-    for expr in queries(dashboard):
-        metric = variable_metric(expr)
-        names |= {metric} if metric else metric_names(expr)
-    return names
+def sample_names(dashboard: dict[str, Any], settings: Settings | None = None) -> set[str]:
+    """The schema samples a dashboard JSON reads, directly or through the recorded series its queries select."""
+    recorded = recording.exprs(settings or Settings())
+
+    def read(expr: str) -> set[str]:
+        names = promql.series_names(expr)
+        return {n for name in names for n in (read(recorded[name]) if name in recorded else {name})}
+
+    return {name for expr in queries(dashboard) for name in read(expr)}
 
 
-def render(build: Callable[[], g.Dashboard]) -> dict[str, Any]:
-    """One dashboard as current Grafana JSON, checked against the schema."""
-    raw = json.loads(json.dumps(build().to_json_data(), cls=DashboardEncoder))
+def render(build: Callable[[Settings], g.Dashboard], settings: Settings) -> dict[str, Any]:
+    """One dashboard as current Grafana JSON, checked against the schema and the recordings the rules ship."""
+    raw = json.loads(json.dumps(build(settings).to_json_data(), cls=DashboardEncoder))
     dashboard = modernize(raw)
-    check_samples(sample_names(dashboard))
+    promql.check_names(queries(dashboard), recording.names(settings))
     return dashboard
 
 
@@ -92,13 +76,13 @@ def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def write(out_dir: pathlib.Path) -> list[pathlib.Path]:
+def write(out_dir: pathlib.Path, settings: Settings | None = None) -> list[pathlib.Path]:
     """Write every dashboard as <stem>.json into out_dir; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, build in BUILDERS.items():
         path = out_dir / f"{stem}.json"
-        path.write_text(dumps(render(build)), encoding="utf-8")
+        path.write_text(dumps(render(build, settings or Settings())), encoding="utf-8")
         written.append(path)
     return written
 
@@ -118,17 +102,17 @@ def configmap(stem: str, dashboard: dict[str, Any]) -> str:
             # The kiwigrid sidecar puts the file in this Grafana folder when folderAnnotation is set to it.
             "annotations": {"grafana_folder": "LLM"},
         },
-        "data": {f"llm-{stem}.json": _BlockStr(dumps(dashboard))},
+        "data": {f"llm-{stem}.json": dumps(dashboard)},
     }
-    return yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=120)
+    return yamlfile.dumps(manifest)
 
 
-def write_configmaps(out_dir: pathlib.Path) -> list[pathlib.Path]:
+def write_configmaps(out_dir: pathlib.Path, settings: Settings | None = None) -> list[pathlib.Path]:
     """Write one ConfigMap manifest per dashboard as <stem>.yaml into out_dir; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, build in BUILDERS.items():
         path = out_dir / f"{stem}.yaml"
-        path.write_text(configmap(stem, render(build)), encoding="utf-8")
+        path.write_text(configmap(stem, render(build, settings or Settings())), encoding="utf-8")
         written.append(path)
     return written

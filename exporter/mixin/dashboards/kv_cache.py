@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import (
+from exporter.mixin.dashboards.common import (
     CACHE_UID,
     ENGINE_SCOPE,
-    KV_STEPS,
     TO_ENGINE,
     dashboard,
     engine_annotations,
     engine_variables,
+    kv_steps,
     prefix_hit_ratio,
 )
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, sum_rate
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.queries import aggregate, sum_rate
+from exporter.mixin.settings import Settings
 
 S = ENGINE_SCOPE
 BY_TARGET = ("job", "target")
@@ -30,14 +31,14 @@ def kv_tokens_used() -> str:
     return f"{usage} * on (job, target) {capacity}"
 
 
-def _now() -> list[g.Panel]:
+def _now(settings: Settings) -> list[g.Panel]:
     return [
         stat(
             "KV cache used (max)",
             "Highest KV-cache usage among targets. Healthy: below 90 %.",
             "percentunit",
             Query(aggregate("max", "llm_kv_cache_usage_ratio", S)),
-            steps=KV_STEPS,
+            steps=kv_steps(settings),
         ),
         stat(
             "KV capacity",
@@ -76,7 +77,7 @@ def _now() -> list[g.Panel]:
     ]
 
 
-def _kv() -> list[g.Panel]:
+def _kv(settings: Settings) -> list[g.Panel]:
     by = ("target",)
     return [
         timeseries(
@@ -87,7 +88,7 @@ def _kv() -> list[g.Panel]:
             [Query(aggregate("max", "llm_kv_cache_usage_ratio", S, by), "{{target}}")],
             width=8,
             ratio=True,
-            steps=KV_STEPS,
+            steps=kv_steps(settings),
             links=[TO_ENGINE],
         ),
         timeseries(
@@ -175,13 +176,13 @@ def _pressure() -> list[g.Panel]:
     ]
 
 
-def build() -> g.Dashboard:
+def build(settings: Settings) -> g.Dashboard:
     """The KV & prefix cache dashboard."""
     return dashboard(
         CACHE_UID,
         "LLM / KV & prefix cache",
         "KV-cache usage and capacity, prefix-cache effectiveness from counters, and the pressure they cause.",
-        engine_variables(),
-        [("Now", _now()), ("KV cache", _kv()), ("Prefix cache", _prefix()), ("Pressure", _pressure())],
+        engine_variables(settings),
+        [("Now", _now(settings)), ("KV cache", _kv(settings)), ("Prefix cache", _prefix()), ("Pressure", _pressure())],
         engine_annotations(),
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import GPU_UID, dashboard, gpu_memory_used_ratio
-from exporter.generate.dashboards_panels import Query, stat, timeseries
-from exporter.generate.dashboards_promql import RATE, aggregate, ratio, selector, sum_increase, sum_rate
-from exporter.generate.dashboards_variables import datasource, label
+from exporter.mixin.dashboards.common import GPU_UID, dashboard, gpu_memory_used_ratio
+from exporter.mixin.dashboards.panels import Query, stat, timeseries
+from exporter.mixin.dashboards.queries import RATE, aggregate, recorded, selector, sum_increase, sum_rate
+from exporter.mixin.dashboards.variables import datasource, label
+from exporter.mixin.rules.recording import Recorded
+from exporter.mixin.settings import Settings
 
 S = {"job": "$job", "instance": "$instance", "gpu": "$gpu"}
 HOST = {"job": "$job", "instance": "$instance"}  # series of the exporter (NVML, engines), not of one GPU
@@ -37,11 +39,6 @@ def per_gpu(
         ratio=ratio_axis,
         width=width,
     )
-
-
-def tokens_per_joule(by: tuple[str, ...]) -> str:
-    """Output tokens per joule of GPU energy, joined per exporter (the sidecar polls its engine and its GPUs)."""
-    return ratio(sum_rate("llm_generation_tokens_total", HOST, by), sum_rate("llm_gpu_energy_joules_total", S, by))
 
 
 def _health() -> list[g.Panel]:
@@ -189,7 +186,7 @@ def _memory() -> list[g.Panel]:
     ]
 
 
-def _power() -> list[g.Panel]:
+def _power(settings: Settings) -> list[g.Panel]:
     return [
         timeseries(
             "Power and limit",
@@ -215,7 +212,7 @@ def _power() -> list[g.Panel]:
             "Output tokens per joule of GPU energy per exporter. Healthy: "
             "higher is better; it rises with batch size and falls when GPUs idle.",
             "count:tok/J",
-            [Query(tokens_per_joule(("job", "instance")), "{{instance}}")],
+            [Query(recorded(Recorded(settings).tokens_per_joule, HOST), "{{instance}}")],
             width=8,
         ),
     ]
@@ -320,11 +317,11 @@ def _errors() -> list[g.Panel]:
     ]
 
 
-def build() -> g.Dashboard:
+def build(settings: Settings) -> g.Dashboard:
     """The GPU dashboard."""
     variables = [
         datasource(),
-        label("job", "Job", PRESENT, {}),
+        label("job", "Job", PRESENT, {}, matchers=settings.selectors.gpu),
         label("instance", "Instance", PRESENT, {"job": "$job"}),
         label("gpu", "GPU", PRESENT, HOST),
     ]
@@ -337,7 +334,7 @@ def build() -> g.Dashboard:
             ("Health", _health()),
             ("Utilization", _utilization()),
             ("Memory", _memory()),
-            ("Power and energy", _power()),
+            ("Power and energy", _power(settings)),
             ("Thermals and clocks", _thermals_and_clocks()),
             ("Errors", _errors()),
         ],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_panels import DATASOURCE
-from exporter.generate.dashboards_promql import Scope, selector
+from exporter.mixin import promql
+from exporter.mixin.dashboards.panels import DATASOURCE
+from exporter.mixin.dashboards.queries import Scope
 
 # Every panel selector matches variables with =~, so "All" is the regex that matches any value, empty included.
 ALL = ".*"
@@ -17,10 +18,19 @@ def datasource() -> g.Template:
 
 
 def label(
-    name: str, title: str, sample: str, scope: Scope, *, multi: bool = True, label_name: str | None = None
+    name: str,
+    title: str,
+    sample: str,
+    scope: Scope,
+    *,
+    multi: bool = True,
+    label_name: str | None = None,
+    matchers: str = "",
 ) -> g.Template:
-    """A variable listing the values of a label on a schema sample, filtered by the variables before it."""
-    query = f"label_values({selector(sample, scope)}, {label_name or name})"
+    """A variable listing the values of a label on a schema sample, within the settings' matchers (if any)
+    and filtered by the variables before it."""
+    selector = promql.selector(promql.sample(sample), matchers, *promql.regex_matchers(scope))
+    query = f"label_values({selector}, {label_name or name})"
     return g.Template(
         name=name,
         label=title,

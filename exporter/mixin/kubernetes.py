@@ -2,7 +2,9 @@
 sidecar, its PodMonitor, the PrometheusRule, an HPA on the unified queue length with the prometheus-adapter rule
 that serves it, and a kustomization tying them to the dashboard ConfigMaps.
 
-`write` is what `llm-exporter generate kubernetes` runs; the committed files must equal its output.
+`write` is what `llm-exporter generate kubernetes` runs; the committed files must equal its output. The
+PrometheusRule is not rendered again here: `write` is handed the one the rule generator wrote (so the same
+--settings shape both), and the dashboards' ConfigMaps are written by the dashboard generator.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
-from exporter.generate import alerts, dashboards
-from exporter.generate.alerts_settings import Settings
+from exporter.mixin import dashboards, yamlfile
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
@@ -47,16 +46,6 @@ FILES = {
     "kustomization.yaml": "`kubectl apply -k deploy/kubernetes` applies the objects of this folder and the "
                           "dashboard ConfigMaps.",
 }
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style, keys in the order written, lists indented under their key like kubectl prints them."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
 
 
 def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -215,31 +204,26 @@ def _header(name: str) -> str:
 
 
 def _dump(name: str, *documents: dict[str, Any]) -> str:
-    return _header(name) + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=120)
+    return yamlfile.dumps(*documents, header=_header(name))
 
 
-def _prometheus_rule() -> str:
-    settings = Settings()
-    return _header("prometheusrule.yaml") + alerts.render_prometheus_rule(alerts.build(settings), settings)
-
-
-def render() -> dict[str, str]:
-    """Every manifest's file name and text."""
+def render(prometheus_rule: str) -> dict[str, str]:
+    """Every manifest's file name and text, given the text of the PrometheusRule the rule generator wrote."""
     return {
         "vllm.yaml": _dump("vllm.yaml", deployment(), service()),
         "podmonitor.yaml": _dump("podmonitor.yaml", pod_monitor()),
-        "prometheusrule.yaml": _prometheus_rule(),
+        "prometheusrule.yaml": _header("prometheusrule.yaml") + prometheus_rule,
         "hpa.yaml": _dump("hpa.yaml", hpa()),
         "prometheus-adapter-values.yaml": _dump("prometheus-adapter-values.yaml", adapter_values()),
         "kustomization.yaml": _dump("kustomization.yaml", kustomization()),
     }
 
 
-def write(out_dir: Path) -> list[Path]:
+def write(out_dir: Path, prometheus_rule: str) -> list[Path]:
     """Write the manifests into out_dir (deploy/kubernetes by default); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render().items():
+    for name, text in render(prometheus_rule).items():
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)

@@ -1,15 +1,14 @@
-"""PromQL for the dashboards: selectors scoped by dashboard variables, rates, quantiles and guarded ratios.
+"""Dashboard queries: selectors scoped by dashboard variables, rates, quantiles and guarded ratios.
 
-Every selector is checked against exporter/schema.py when it is built, and `metric_names` re-reads the
-finished expressions so the generated JSON can be checked the same way.
+They are built on the mixin's one selector builder; every selector is checked against exporter/schema.py when
+it is built, and the finished JSON is checked again through `promql.check_names`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-from exporter import schema
+from exporter.mixin import promql
 
 RATE = "$__rate_interval"
 RANGE = "$__range"
@@ -18,24 +17,9 @@ RANGE = "$__range"
 Scope = Mapping[str, str]
 
 
-class UnknownMetricError(ValueError):
-    """A dashboard query names a sample that exporter/schema.py does not define."""
-
-
-def check_samples(names: Iterable[str]) -> None:
-    """Raise UnknownMetricError naming every sample the schema lacks."""
-    unknown = sorted(set(names) - schema.SAMPLE_NAMES)
-    if unknown:
-        raise UnknownMetricError(f"not in exporter/schema.py: {', '.join(unknown)}")
-
-
 def selector(sample: str, scope: Scope, **matchers: str) -> str:
     """`sample{label=~"value",…}` for the scope plus extra regex matchers; the sample must be in the schema."""
-    check_samples([sample])
-    pairs = {**scope, **matchers}
-    if not pairs:
-        return sample
-    return sample + "{" + ", ".join(f'{label}=~"{value}"' for label, value in pairs.items()) + "}"
+    return promql.selector(promql.sample(sample), *promql.regex_matchers({**scope, **matchers}))
 
 
 def _aggregated(op: str, by: Iterable[str], inner: str) -> str:
@@ -84,46 +68,16 @@ def buckets(family: str, scope: Scope, **matchers: str) -> str:
     return sum_rate(f"{family}_bucket", scope, by=("le",), **matchers)
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACES = re.compile(r"\{[^{}]*\}")
-_RANGE = re.compile(r"\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_VARIABLE = re.compile(r"\$\{?\w+(?::\w+)?\}?")
-_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(\s*\()?")
-_KEYWORDS = frozenset(
-    {
-        "and",
-        "or",
-        "unless",
-        "bool",
-        "offset",
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "inf",
-        "nan",
-        "atan2",
-    }
-)
+def recorded(name: str, scope: Scope, **matchers: str) -> str:
+    """A selector of a recorded series (from `rules.recording.Recorded`), scoped by the labels it keeps."""
+    return promql.selector(name, *promql.regex_matchers({**scope, **matchers}))
 
 
-def metric_names(expr: str) -> set[str]:
-    """Names of the series an expression selects (functions, keywords, labels and variables left out)."""
-    text = _STRING.sub('""', expr)
-    text = _BRACES.sub(" ", text)
-    text = _RANGE.sub(" ", text)
-    text = _GROUPING.sub(" ", text)
-    text = _VARIABLE.sub(" ", text)
-    return {name for name, call in _IDENT.findall(text) if not call and name.lower() not in _KEYWORDS}
+def sum_recorded(name: str, scope: Scope, by: Iterable[str] = (), **matchers: str) -> str:
+    """Sum (optionally by labels) of a recorded series: per-model rates add up to the fleet's."""
+    return _aggregated("sum", by, recorded(name, scope, **matchers))
 
 
-_LABEL_VALUES = re.compile(r"label_values\(\s*([a-zA-Z_:][\w:]*)")
-
-
-def variable_metric(query: str) -> str | None:
-    """The metric a `label_values(metric{…}, label)` variable query reads, or None for other queries."""
-    found = _LABEL_VALUES.match(query.strip())
-    return found.group(1) if found else None
+def recorded_quantile(q: float, buckets_name: str, scope: Scope, by: Iterable[str] = ()) -> str:
+    """Quantile q from a recorded per-model bucket rate, summed by le (plus the labels kept)."""
+    return f"histogram_quantile({q}, {sum_recorded(buckets_name, scope, ('le', *by))})"

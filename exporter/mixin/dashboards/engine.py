@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_common import (
+from exporter.mixin.dashboards.common import (
     ENGINE_SCOPE,
     ENGINE_UID,
-    KV_STEPS,
     POLL_SCOPE,
     TARGET_SCOPE,
     dashboard,
     engine_annotations,
     engine_variables,
+    kv_steps,
     quantiles,
 )
-from exporter.generate.dashboards_panels import Query, heatmap, stat, timeseries
-from exporter.generate.dashboards_promql import aggregate, buckets, mean, ratio, sum_rate
+from exporter.mixin.dashboards.panels import Query, heatmap, stat, timeseries
+from exporter.mixin.dashboards.queries import aggregate, buckets, mean, ratio, sum_rate
+from exporter.mixin.settings import Settings
 
 S = ENGINE_SCOPE
 TTFT = "gen_ai_server_time_to_first_token_seconds"
@@ -82,7 +83,7 @@ def _status() -> list[g.Panel]:
     ]
 
 
-def _scheduler() -> list[g.Panel]:
+def _scheduler(settings: Settings) -> list[g.Panel]:
     return [
         timeseries(
             "Running and waiting",
@@ -105,7 +106,7 @@ def _scheduler() -> list[g.Panel]:
             ],
             width=8,
             ratio=True,
-            steps=KV_STEPS,
+            steps=kv_steps(settings),
         ),
         timeseries(
             "Preemptions",
@@ -266,16 +267,16 @@ def _polls() -> list[g.Panel]:
     ]
 
 
-def build() -> g.Dashboard:
+def build(settings: Settings) -> g.Dashboard:
     """The Engine detail dashboard (one target at a time)."""
     return dashboard(
         ENGINE_UID,
         "LLM / Engine detail",
         "One engine target in depth: scheduler, latency quantiles and distributions, token lengths, polling.",
-        engine_variables(one_target=True),
+        engine_variables(settings, one_target=True),
         [
             ("Status", _status()),
-            ("Scheduler", _scheduler()),
+            ("Scheduler", _scheduler(settings)),
             ("Latency", _latencies()),
             ("Latency distributions", _heatmaps()),
             ("Token lengths", _tokens()),

@@ -1,11 +1,26 @@
-"""Rule and group records of the generated rule files, and the alert constructor that adds the conventions."""
+"""Rule and group records of the generated rule files, and the alert constructor that adds the conventions.
+
+Each alert carries its runbook (meaning, impact, diagnosis, fix) where it is defined, and each group the title
+and introduction of its runbook section: docs/runbooks.md is generated from them, so an alert and its runbook
+change in one place.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.generate.alerts_settings import Output
+from exporter.mixin.settings import Output
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """What an alert means, what it costs, how to diagnose it and how to fix it (defaults quoted as text)."""
+
+    meaning: str
+    impact: str
+    diagnose: str
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,7 @@ class Rule:
     for_: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    runbook: Runbook | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The rule as Prometheus' rule-file mapping, keys in the conventional order."""
@@ -39,6 +55,8 @@ class Group:
     name: str
     rules: list[Rule]
     interval: str = ""
+    title: str = ""  # of the group's section in docs/runbooks.md
+    intro: str = ""  # what the section's alerts share, said once above them
 
     def as_dict(self) -> dict[str, Any]:
         """The group as Prometheus' rule-file mapping."""
@@ -63,9 +81,10 @@ def make_alert(
     severity: str,
     summary: str,
     description: str,
+    runbook: Runbook,
     labels: dict[str, str] | None = None,
 ) -> Rule:
-    """An alert with severity, the site's extra labels, summary, description and its runbook link."""
+    """An alert with severity, the site's extra labels, summary, description, its runbook and the link to it."""
     return Rule(
         expr=expr,
         alert=name,
@@ -76,4 +95,5 @@ def make_alert(
             "description": description,
             "runbook_url": output.runbook_url.format(anchor=name.lower()),
         },
+        runbook=runbook,
     )

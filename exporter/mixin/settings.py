@@ -1,20 +1,22 @@
-"""Settings of the generated rules: selectors, thresholds and windows, each with why one would change it.
+"""The one settings object of the mixin: selectors, thresholds and windows, each with why one would change it.
 
-The defaults live here as data; `alerts/llm-exporter.settings.yaml` is written from them (comments included),
-and a user's YAML file overrides any subset. Unknown keys and wrong types are reported all at once.
+Rules and dashboards read the same object (node-mixin's `_config`): the queue threshold that pages is where the
+queue panel turns red, the KV mark that counts as saturated is where the KV panels do, and the job selector of
+the rules scopes the dashboards' job variable. The defaults live here as data; `alerts/llm-exporter.settings.yaml`
+is written from them (comments included), and a user's YAML file overrides any subset. Unknown keys and wrong
+types are reported all at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
+from exporter.durations import is_prometheus_duration
 
 
 def why(default: Any, reason: str) -> Any:
@@ -35,12 +37,13 @@ class Selectors:
     )
     engine: str = why(
         'job="llm-exporter"',
-        "Matchers added to every engine and exporter self-metric selector; narrow it to one environment or team.",
+        "Matchers added to every engine and exporter self-metric selector, and the scope of the engine dashboards' "
+        "job variable; narrow it to one environment or team.",
     )
     gpu: str = why(
         'job="llm-exporter"',
-        "Matchers added to every GPU selector; point it at a GPU DaemonSet job if "
-        "GPUs are collected there instead of in the sidecar.",
+        "Matchers added to every GPU selector, and the scope of the GPU dashboard's job variable; point it at a "
+        "GPU DaemonSet job if GPUs are collected there instead of in the sidecar.",
     )
 
 
@@ -115,8 +118,8 @@ class Queue:
 
     waiting: float = why(
         50,
-        "Mean waiting requests over the window (TGI's guide and llm-d use 50); lower it for "
-        "small batch sizes, raise it for engines that batch hundreds.",
+        "Mean waiting requests over the window (TGI's guide and llm-d use 50), and where the queue panel turns red; "
+        "lower it for small batch sizes, raise it for engines that batch hundreds.",
     )
     queue_time_seconds: float = why(
         5.0, "Queue-time quantile above which waiting hurts users; set it from your TTFT objective."
@@ -132,8 +135,11 @@ class KVCache:
 
     usage_ratio: float = why(
         0.95,
-        "KV usage counted as saturated; near 100 % is normal under load, so the alert "
+        "KV usage counted as saturated, and where KV panels turn red; near 100 % is normal under load, so the alert "
         "also needs waiting requests or preemptions.",
+    )
+    warning_ratio: float = why(
+        0.9, "KV usage where KV panels turn orange (vLLM's own dashboard warns at 90 %); dashboards only."
     )
     window: str = why("10m", "Window for peak KV usage and the preemption rate.")
     for_: str = why("10m", "How long saturation with consequences must last.")
@@ -202,6 +208,10 @@ class Slo:
     )
     tpot_objective: float = why(0.99, "Share of requests that must be good on TPOT.")
     availability_objective: float = why(0.999, "Share of finished requests that must not end in an error.")
+    error_ratio_warning: float = why(
+        0.01, "Error ratio where the error panels turn orange; dashboards only (the burn-rate alerts page)."
+    )
+    error_ratio_critical: float = why(0.05, "Error ratio where the error panels turn red; dashboards only.")
     error_finish_reasons: list[str] = why(
         ["error"],
         "finish_reason values counted as errors; add `abort` if client cancellations are your fault (timeouts).",
@@ -235,7 +245,7 @@ class Gpu:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the generated recording and alerting rules."""
+    """Every setting of the generated rules and dashboards."""
 
     selectors: Selectors = field(default_factory=Selectors)
     aggregation: Aggregation = field(default_factory=Aggregation)
@@ -269,7 +279,7 @@ def _check_scalar(value: Any, default: Any, where: str, problems: list[str]) -> 
         if (
             where.endswith(("for", "window", "lookback", "interval", ".long", ".short"))
             and value
-            and not _DURATION.match(value)
+            and not is_prometheus_duration(value)
         ):
             problems.append(f'{where}: must be a duration like "5m", got {value!r}')
         return value
@@ -332,12 +342,38 @@ def load(path: Path | None) -> Settings:
     """The default settings overridden by a YAML file; SettingsError lists every problem."""
     if path is None:
         return Settings()
-    data = yaml.safe_load(path.read_text()) or {}
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+        lines = _lines(yaml.compose(text), "")
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise SettingsError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error.problem}") from None
     problems: list[str] = []
     settings = _merge(Settings, Settings(), data, "", problems)
     if problems:
-        raise SettingsError("\n".join(f"{path}: {problem}" for problem in problems))
+        raise SettingsError("\n".join(f"{path}:{_line(problem, lines)}: {problem}" for problem in problems))
     return settings
+
+
+def _lines(node: yaml.Node | None, where: str) -> dict[str, int]:
+    """The 1-based line of every setting path in a composed YAML tree ("queue.window", "gpu.xid_critical[1]")."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = f"{where}.{key.value}" if where else str(key.value)
+            lines[here] = key.start_mark.line + 1
+            lines.update(_lines(value, here))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[f"{where}[{i}]"] = item.start_mark.line + 1
+            lines.update(_lines(item, f"{where}[{i}]"))
+    return lines
+
+
+def _line(problem: str, lines: dict[str, int]) -> int:
+    """The line of the setting a problem names (its text up to the first ": "), or 1 for the whole file."""
+    return lines.get(problem.split(": ", 1)[0], 1)
 
 
 def _yaml_value(value: Any) -> str:
@@ -354,8 +390,8 @@ def render_defaults(settings: Settings | None = None) -> str:
     """The settings as a commented YAML file: every key with the reason one would change it."""
     settings = settings or Settings()
     lines = [
-        "# llm-exporter rule settings (defaults). Copy, edit what you need, and pass the file to",
-        "# `llm-exporter generate alerts --settings FILE`; keys you leave out keep these values.",
+        "# llm-exporter settings of the generated rules and dashboards (defaults). Copy, edit what you need, and pass",
+        "# the file to `llm-exporter generate all --settings FILE`; keys you leave out keep these values.",
     ]
     for section in dataclasses.fields(settings):
         value = getattr(settings, section.name)

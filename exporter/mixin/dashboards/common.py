@@ -6,9 +6,19 @@ from collections.abc import Iterable, Sequence
 
 from grafanalib import core as g
 
-from exporter.generate.dashboards_panels import Link, Query, Section, annotation, layout
-from exporter.generate.dashboards_promql import RATE, Scope, aggregate, quantile, ratio, selector, sum_rate
-from exporter.generate.dashboards_variables import datasource, label
+from exporter.mixin.dashboards.panels import Link, Query, Section, Steps, annotation, layout
+from exporter.mixin.dashboards.queries import (
+    RATE,
+    Scope,
+    aggregate,
+    quantile,
+    ratio,
+    recorded_quantile,
+    selector,
+    sum_rate,
+)
+from exporter.mixin.dashboards.variables import datasource, label
+from exporter.mixin.settings import Settings
 
 TAG = "llm-exporter"  # every dashboard carries it; the link bar lists dashboards by it
 
@@ -23,20 +33,36 @@ ENGINE_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "
 TARGET_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target"}
 POLL_SCOPE: Scope = {"job": "$job", "target": "$target"}
 JOB_SCOPE: Scope = {"job": "$job"}
+# The variables a model-level recording can be filtered by: it keeps engine_type and model, not job or target.
+MODEL_SCOPE: Scope = {"engine_type": "$engine_type", "model": "$model"}
 
 TO_ENGINE = Link("Engine detail", ENGINE_UID)
 TO_CACHE = Link("KV & prefix cache", CACHE_UID)
-KV_STEPS = ((None, "green"), (0.9, "orange"), (0.98, "red"))  # vLLM's own dashboard warns at the same marks
 
 TARGETS = "llm_exporter_target_up"  # every configured target has it, up or down, so it lists them all
 MODELS = "llm_requests_running"  # the one gauge every engine table maps, so it lists every served model
 
 
-def engine_variables(*, one_target: bool = False) -> list[g.Template]:
-    """datasource, job, engine_type, target (one or many) and model, each scoped by the ones before it."""
+def kv_steps(settings: Settings) -> Steps:
+    """KV-usage colours: orange at the settings' warning mark, red where the saturation alert counts it full."""
+    return ((None, "green"), (settings.kv_cache.warning_ratio, "orange"), (settings.kv_cache.usage_ratio, "red"))
+
+
+def queue_steps(settings: Settings) -> Steps:
+    """Waiting-request colours: orange from the first one, red at the queue-pressure alert's threshold."""
+    return ((None, "green"), (1, "orange"), (settings.queue.waiting, "red"))
+
+
+def error_steps(settings: Settings) -> Steps:
+    """Error-ratio colours from the settings' marks."""
+    return ((None, "green"), (settings.slo.error_ratio_warning, "orange"), (settings.slo.error_ratio_critical, "red"))
+
+
+def engine_variables(settings: Settings, *, one_target: bool = False) -> list[g.Template]:
+    """datasource, job (within the rules' engine selector), engine_type, target (one or many) and model."""
     return [
         datasource(),
-        label("job", "Job", TARGETS, {}),
+        label("job", "Job", TARGETS, {}, matchers=settings.selectors.engine),
         label("engine_type", "Engine", TARGETS, {"job": "$job"}),
         label("target", "Target", TARGETS, {"job": "$job", "engine_type": "$engine_type"}, multi=not one_target),
         label("model", "Model", MODELS, TARGET_SCOPE),
@@ -60,6 +86,15 @@ def quantiles(
     by = tuple(by)
     prefix = " ".join(f"{{{{{name}}}}}" for name in by)
     return [Query(quantile(q, family, scope, by, **matchers), f"{prefix} p{round(q * 100)}".strip()) for q in qs]
+
+
+def recorded_quantiles(
+    buckets_name: str, scope: Scope, by: Iterable[str] = (), qs: Sequence[float] = (0.5, 0.95, 0.99)
+) -> list[Query]:
+    """p50/p95/p99 (or the given quantiles) from a recorded per-model bucket rate, one series per value of `by`."""
+    by = tuple(by)
+    prefix = " ".join(f"{{{{{name}}}}}" for name in by)
+    return [Query(recorded_quantile(q, buckets_name, scope, by), f"{prefix} p{round(q * 100)}".strip()) for q in qs]
 
 
 def prefix_hit_ratio(scope: Scope, by: Iterable[str] = ()) -> str:
