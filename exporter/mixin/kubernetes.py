@@ -61,8 +61,11 @@ def sidecar() -> dict[str, Any]:
         "restartPolicy": "Always",
         # --gpu=false: a container sees only the GPUs the device plugin gives it, and the engine holds them all;
         # deploy/kubernetes/README.md says how to let the sidecar read them.
-        "args": [f"--target=http://127.0.0.1:{ENGINE_PORT}", f"--engine.type={ENGINE_NAME}",
-                 f"--web.listen-address=:{PORT}", "--gpu=false"],
+        # --target.name: every replica's sidecar polls 127.0.0.1, so the pod's name (from the downward API, expanded
+        # by the kubelet) is what keeps the replicas' series apart.
+        "args": [f"--target=http://127.0.0.1:{ENGINE_PORT}", "--target.name=$(POD_NAME)",
+                 f"--engine.type={ENGINE_NAME}", f"--web.listen-address=:{PORT}", "--gpu=false"],
+        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/-/healthy", 10, 3),
         "readinessProbe": _http_probe("/-/ready", 5, 3),
