@@ -137,8 +137,8 @@ def overview_queries(settings: Settings) -> list[str]:
 
 
 def without_recordings(query: str, recorded: dict[str, str]) -> str:
-    """The query with each recorded series replaced by the expression recording it, its matchers pushed into
-    that expression's selectors (every label they name is one the recording keeps, so the answer is the same)."""
+    """The query with each recorded series replaced by the expression recording it, matchers pushed inside."""
+    # Every label those matchers name is one the recording keeps, so filtering before aggregating is exact.
 
     def inline(match: re.Match[str]) -> str:
         return "(" + recorded[match[1]].replace("}", f", {match[2]}}}") + ")"
