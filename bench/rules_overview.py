@@ -3,11 +3,12 @@
 A real Prometheus scrapes N replayed targets. Each target serves the exporter's real output for a real engine
 capture (vLLM 0.32 and SGLang 0.5.23 live captures, run through `python -m exporter` once), under its own
 `target` and `model` labels, with counters that grow so rates are not zero. Prometheus evaluates the generated
-`llm-exporter-recording` group. Then every query of dashboards/overview.json runs as a range query, once as
-generated (raw series) and once rewritten onto the recorded series where the recordings cover it; panels they
-do not cover (per-target and GPU views) run unchanged in both. Each rewritten query must return the same
-values as its raw form. The ratio is Prometheus' own execution time (stats=all) of the whole dashboard with the
-recordings over without, median of the repeats; client wall times and samples read are printed beside it.
+`llm-exporter-recording` group. Then every query of the generated Overview runs as a range query, once as
+generated (its fleet panels read the recorded series) and once with each recorded series replaced by the
+expression that records it (the raw form); per-target and GPU panels read raw series in both. Each recorded
+query must return the same values as its raw form. The ratio is Prometheus' own execution time (stats=all) of
+the whole dashboard with the recordings over without, median of the repeats; client wall times and samples
+read are printed beside it.
 Prints one JSON line; target: ratio <= 0.2.
 
     python -m bench.rules_overview --targets 500 --warmup 360
@@ -24,7 +25,6 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,9 +33,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.mixin import rules
-from exporter.mixin.rules.recording import QUANTILE_HISTOGRAMS, RATE_COUNTERS, SUMMED_GAUGES
-from exporter.mixin.settings import load
+from exporter.mixin import dashboards, rules
+from exporter.mixin.rules import recording
+from exporter.mixin.settings import Settings, load
 from tests.harness.exporter import ExporterProcess
 from tests.harness.prometheus import PrometheusServer
 from tests.harness.replay import ReplayServer
@@ -45,12 +45,8 @@ CAPTURES = ("vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom")
 SCRAPE_INTERVAL = "10s"
 RATE_WINDOW = "1m"  # the dashboard's $__rate_interval for a 10s scrape, and the recordings' window
 MODELS = 25
-# The labels model-level recordings keep; a query grouping by anything else needs the raw series.
-MODEL_LEVEL = {"namespace", "engine_type", "model", "le", "finish_reason"}
-_RATE = re.compile(r"rate\((\w+)(\{[^}]*\})\[" + RATE_WINDOW + r"\]\)")
-_GAUGE = re.compile(r"\b(sum|max)\((\w+)(\{[^}]*\})\)")
-_BY = re.compile(r"\bby \(([^)]*)\)")
-_NAME = re.compile(r"(?<![\w:])(?:llm_|gen_ai_)\w+")
+# A recorded series with its matchers (level:metric:operations names are the only ones with colons).
+_RECORDED = re.compile(r"(\w+:[\w:]+)\{([^}]*)\}")
 
 
 def exporter_outputs(workdir: Path) -> list[str]:
@@ -126,40 +122,28 @@ class Fleet:
         self.server.server_close()
 
 
-def overview_queries() -> list[str]:
-    """Every query of the Overview dashboard with its variables set to All and $__rate_interval to the window."""
-    board = json.loads((ROOT / "dashboards" / "overview.json").read_text())
+def settings(workdir: Path) -> Settings:
+    """The default settings with the recordings' rate window matched to the dashboard's."""
+    settings_file = workdir / "settings.yaml"
+    settings_file.write_text(f"aggregation: {{rate_window: {RATE_WINDOW}}}\n")
+    return load(settings_file)
 
-    def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for panel in items:
-            yield panel
-            yield from panels(panel.get("panels", []))
 
-    queries = [t["expr"] for p in panels(board["panels"]) for t in p.get("targets", []) if t.get("expr")]
+def overview_queries(settings: Settings) -> list[str]:
+    """Every query of the generated Overview with its variables set to All and $__rate_interval to the window."""
+    board = dashboards.render(dashboards.BUILDERS["overview"], settings)
+    queries = [t["expr"] for p in dashboards.panels(board) for t in p["targets"]]
     return [re.sub(r"\$\w+", ".*", q.replace("$__rate_interval", RATE_WINDOW)) for q in queries]
 
 
-def _recorded_rate(metric: str, matchers: str) -> str | None:
-    if metric.endswith("_bucket") and metric.removesuffix("_bucket") in QUANTILE_HISTOGRAMS:
-        return f"model_le:{metric}:rate{RATE_WINDOW}{matchers}"
-    if metric == "llm_requests_finished_total":
-        return f"model_finish_reason:llm_requests_finished:rate{RATE_WINDOW}{matchers}"
-    if metric in RATE_COUNTERS:
-        return f"model:{metric.removesuffix('_total')}:rate{RATE_WINDOW}{matchers}"
-    return None
+def without_recordings(query: str, recorded: dict[str, str]) -> str:
+    """The query with each recorded series replaced by the expression recording it, matchers pushed inside."""
+    # Every label those matchers name is one the recording keeps, so filtering before aggregating is exact.
 
+    def inline(match: re.Match[str]) -> str:
+        return "(" + recorded[match[1]].replace("}", f", {match[2]}}}") + ")"
 
-def with_recordings(query: str) -> str | None:
-    """The query rewritten onto the recorded series, or None where the recordings cannot answer it."""
-    if any(not set(map(str.strip, by.split(","))) <= MODEL_LEVEL for by in _BY.findall(query)):
-        return None
-    rewritten = _RATE.sub(lambda m: _recorded_rate(m[1], m[2]) or m[0], query)
-    gauges = {"sum": SUMMED_GAUGES, "max": ("llm_kv_cache_usage_ratio",)}
-    rewritten = _GAUGE.sub(
-        lambda m: f"{m[1]}(model:{m[2]}:{m[1]}{m[3]})" if m[2] in gauges[m[1]] else m[0],
-        rewritten,
-    )
-    return None if _NAME.search(rewritten) else rewritten
+    return _RECORDED.sub(inline, query)
 
 
 class Timed:
@@ -193,11 +177,12 @@ def _same(raw: list[Any], recorded: list[Any]) -> bool:
     return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
 
 
-def measure(prometheus: PrometheusServer, range_seconds: float, repeats: int) -> dict[str, Any]:
-    """Median time of the whole dashboard, raw and with recordings; fails if a rewrite changes an answer."""
+def measure(prometheus: PrometheusServer, settings: Settings, range_seconds: float, repeats: int) -> dict[str, Any]:
+    """Median time of the whole dashboard, raw and with recordings; fails if the two forms answer differently."""
     end = time.time() - 15  # leave the newest evaluation round out, so both forms see settled data
     timed = Timed(prometheus, end - range_seconds, end)
-    pairs = [(q, with_recordings(q) or q) for q in overview_queries()]
+    recordings = recording.exprs(settings)
+    pairs = [(without_recordings(q, recordings), q) for q in overview_queries(settings)]
     for raw, recorded in pairs:
         if raw != recorded and not _same(timed.run(raw)[3], timed.run(recorded)[3]):
             raise AssertionError(f"recorded form differs from the raw one:\n{raw}\n{recorded}")
@@ -236,12 +221,9 @@ def prometheus_config(fleet: Fleet, targets: int) -> dict[str, Any]:
     }
 
 
-def recording_rules(workdir: Path) -> str:
-    """The generated dashboard recording group, with its rate window matched to the dashboard's."""
-    settings_file = workdir / "settings.yaml"
-    settings_file.write_text(f"aggregation: {{rate_window: {RATE_WINDOW}}}\n")
-    groups = [g for g in rules.build(load(settings_file)) if g.name == "llm-exporter-recording"]
-    return rules.render_rules(groups)
+def recording_rules(settings: Settings) -> str:
+    """The generated dashboard recording group."""
+    return rules.render_rules([g for g in rules.build(settings) if g.name == "llm-exporter-recording"])
 
 
 def main() -> None:
@@ -254,19 +236,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
+        bench_settings = settings(workdir)
         fleet = Fleet(exporter_outputs(workdir), args.targets)
         stack.callback(fleet.stop)
         prometheus = PrometheusServer(
             workdir / "prometheus",
             prometheus_config(fleet, args.targets),
-            rule_files={rules.RULES_FILE: recording_rules(workdir)},
+            rule_files={rules.RULES_FILE: recording_rules(bench_settings)},
         )
         prometheus.start()
         stack.callback(prometheus.stop)
         time.sleep(args.warmup)
         up = prometheus.query("count(up == 1)")
         series = httpx.get(f"{prometheus.url}/api/v1/status/tsdb", timeout=30).json()["data"]["headStats"]
-        result = measure(prometheus, args.range, args.repeats)
+        result = measure(prometheus, bench_settings, args.range, args.repeats)
         result |= {
             "targets_up": int(up[0]["value"][1]) if up else 0,
             "head_series": series["numSeries"],

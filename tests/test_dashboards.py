@@ -453,7 +453,7 @@ def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib
         "selectors: {engine: 'job=\"inference\"', gpu: 'job=\"dcgm\"'}\nqueue: {waiting: 8}\n"
         "kv_cache: {usage_ratio: 0.97, warning_ratio: 0.8}\n"
         "slo: {error_ratio_warning: 0.02, error_ratio_critical: 0.1}\n"
-        "aggregation: {rate_window: 2m}\n"
+        "aggregation: {rate_window: 2m}\navailability: {engine_down_for: 1m30s}\n"
     )
     settings = mixin_settings.load(custom)
     overview = dashboards.render(dashboards.BUILDERS["overview"], settings)
@@ -464,11 +464,15 @@ def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib
 
     assert marks("Requests waiting") == [None, 1, 8]
     assert marks("KV cache used (max)") == [None, 0.8, 0.97]
+    assert "Healthy: below 80 %;" in stats["KV cache used (max)"]["description"]
     assert marks("Error ratio") == [None, 0.02, 0.1]
     requests = stats["Requests / s"]["targets"][0]["expr"]
     assert requests.startswith("sum(model_finish_reason:llm_requests_finished:rate2m{")
     job = next(v for v in overview["templating"]["list"] if v["name"] == "job")
     assert job["query"] == 'label_values(llm_exporter_target_up{job="inference"}, job)'
+    engine = dashboards.render(dashboards.BUILDERS["engine"], settings)
+    age = next(p for p in dashboards.panels(engine) if p["title"] == "Data age")
+    assert age["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"color": "red", "value": 90.0}
     gpu = dashboards.render(dashboards.BUILDERS["gpu"], settings)
     assert next(v for v in gpu["templating"]["list"] if v["name"] == "job")["query"] == (
         'label_values(llm_gpu_up{job="dcgm"}, job)'

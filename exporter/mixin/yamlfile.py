@@ -13,9 +13,11 @@ import yaml
 
 class _Dumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
+        """Never write anchors: a repeated mapping is written out again, as a person would."""
         return True
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        """Indent a list under its key, as kubectl prints manifests."""
         super().increase_indent(flow, False)
 
 

@@ -48,6 +48,11 @@ def kv_steps(settings: Settings) -> Steps:
     return ((None, "green"), (settings.kv_cache.warning_ratio, "orange"), (settings.kv_cache.usage_ratio, "red"))
 
 
+def kv_healthy(settings: Settings) -> str:
+    """The healthy KV range panel descriptions quote: below the settings' warning mark."""
+    return f"below {settings.kv_cache.warning_ratio:.0%}".replace("%", " %")
+
+
 def queue_steps(settings: Settings) -> Steps:
     """Waiting-request colours: orange from the first one, red at the queue-pressure alert's threshold."""
     return ((None, "green"), (1, "orange"), (settings.queue.waiting, "red"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafanalib import core as g
 
+from exporter import durations
 from exporter.mixin.dashboards.common import (
     ENGINE_SCOPE,
     ENGINE_UID,
@@ -12,6 +13,7 @@ from exporter.mixin.dashboards.common import (
     dashboard,
     engine_annotations,
     engine_variables,
+    kv_healthy,
     kv_steps,
     quantiles,
 )
@@ -35,7 +37,7 @@ def _latency(title: str, family: str, description: str) -> g.Panel:
     return timeseries(title, description, "s", [*quantiles(family, S), Query(mean(family, S), "mean")])
 
 
-def _status() -> list[g.Panel]:
+def _status(settings: Settings) -> list[g.Panel]:
     return [
         stat(
             "Engine",
@@ -57,7 +59,8 @@ def _status() -> list[g.Panel]:
             "growing means the engine stopped answering.",
             "s",
             Query(f"time() - {aggregate('max', 'llm_exporter_last_success_timestamp_seconds', POLL_SCOPE)}"),
-            steps=((None, "green"), (30, "orange"), (120, "red")),
+            # Red where LLMEngineDown would page: the engine has not answered for availability.engine_down_for.
+            steps=((None, "green"), (30, "orange"), (durations.seconds(settings.availability.engine_down_for), "red")),
         ),
         stat(
             "Poll duration",
@@ -98,7 +101,8 @@ def _scheduler(settings: Settings) -> list[g.Panel]:
         ),
         timeseries(
             "KV cache usage",
-            "Fraction of the KV cache in use, highest and mean over data-parallel ranks. Healthy: below 90 %.",
+            "Fraction of the KV cache in use, highest and mean over data-parallel ranks. "
+            f"Healthy: {kv_healthy(settings)}.",
             "percentunit",
             [
                 Query(aggregate("max", "llm_kv_cache_usage_ratio", S), "max"),
@@ -275,7 +279,7 @@ def build(settings: Settings) -> g.Dashboard:
         "One engine target in depth: scheduler, latency quantiles and distributions, token lengths, polling.",
         engine_variables(settings, one_target=True),
         [
-            ("Status", _status()),
+            ("Status", _status(settings)),
             ("Scheduler", _scheduler(settings)),
             ("Latency", _latencies()),
             ("Latency distributions", _heatmaps()),

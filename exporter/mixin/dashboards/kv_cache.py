@@ -11,6 +11,7 @@ from exporter.mixin.dashboards.common import (
     dashboard,
     engine_annotations,
     engine_variables,
+    kv_healthy,
     kv_steps,
     prefix_hit_ratio,
 )
@@ -35,7 +36,7 @@ def _now(settings: Settings) -> list[g.Panel]:
     return [
         stat(
             "KV cache used (max)",
-            "Highest KV-cache usage among targets. Healthy: below 90 %.",
+            f"Highest KV-cache usage among targets. Healthy: {kv_healthy(settings)}.",
             "percentunit",
             Query(aggregate("max", "llm_kv_cache_usage_ratio", S)),
             steps=kv_steps(settings),
@@ -82,8 +83,8 @@ def _kv(settings: Settings) -> list[g.Panel]:
     return [
         timeseries(
             "KV cache usage by target",
-            "Fraction of the KV cache in use per target, highest rank. Healthy: below "
-            "90 %; at 100 % new requests wait or running ones are preempted.",
+            f"Fraction of the KV cache in use per target, highest rank. Healthy: {kv_healthy(settings)}; "
+            "at 100 % new requests wait or running ones are preempted.",
             "percentunit",
             [Query(aggregate("max", "llm_kv_cache_usage_ratio", S, by), "{{target}}")],
             width=8,

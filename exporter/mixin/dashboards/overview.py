@@ -23,6 +23,7 @@ from exporter.mixin.dashboards.common import (
     engine_variables,
     error_steps,
     gpu_memory_used_ratio,
+    kv_healthy,
     kv_steps,
     queue_steps,
     recorded_quantiles,
@@ -141,7 +142,8 @@ def _fleet_stats(settings: Settings) -> list[g.Panel]:
         ),
         stat(
             "KV cache used (max)",
-            "Highest KV-cache usage among targets. Healthy: below 90 %; near 100 % engines queue or preempt requests.",
+            f"Highest KV-cache usage among targets. Healthy: {kv_healthy(settings)}; near 100 % engines queue or "
+            "preempt requests.",
             "percentunit",
             Query(f"max({recorded(rec.kv_usage_max, M)})"),
             steps=kv_steps(settings),
@@ -244,7 +246,7 @@ def _load(settings: Settings) -> list[g.Panel]:
         timeseries(
             "KV cache usage",
             "Fraction of the KV cache in use per target (mean over data-parallel ranks; "
-            "TGI does not report it). Healthy: below 90 %.",
+            f"TGI does not report it). Healthy: {kv_healthy(settings)}.",
             "percentunit",
             [Query(aggregate("avg", "llm_kv_cache_usage_ratio", S, by), "{{target}}")],
             width=8,

@@ -27,8 +27,7 @@ def label(
     label_name: str | None = None,
     matchers: str = "",
 ) -> g.Template:
-    """A variable listing the values of a label on a schema sample, within the settings' matchers (if any)
-    and filtered by the variables before it."""
+    """A variable listing a label's values on a schema sample, within `matchers` and the variables before it."""
     selector = promql.selector(promql.sample(sample), matchers, *promql.regex_matchers(scope))
     query = f"label_values({selector}, {label_name or name})"
     return g.Template(

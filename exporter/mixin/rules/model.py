@@ -12,6 +12,9 @@ from typing import Any
 
 from exporter.mixin.settings import Output
 
+# How alert descriptions name a model-level series (labels of promql.model_labels).
+MODEL_TEXT = "Model {{ $labels.model }} ({{ $labels.engine_type }})"
+
 
 @dataclass(frozen=True)
 class Runbook:
