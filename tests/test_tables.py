@@ -29,3 +29,34 @@ def test_client_errors_never_count_as_server_failures():
         assert "rejected" not in engine.failure_reasons and "error" in engine.failure_reasons
     assert ENGINES["vllm"].failure_reasons == ("error",)  # a vLLM abort is the client going away
     assert "abort" in ENGINES["sglang"].failure_reasons  # SGLang's only failure signal
+
+
+def _golden_bounds(engine_type: str, unified: str) -> list[tuple[float, ...]]:
+    from pathlib import Path
+
+    from exporter.parse import parse
+
+    found = []
+    for golden in sorted((Path(__file__).parent / "goldens").glob(f"{engine_type}-*.prom")):
+        for family in parse(golden.read_text(encoding="utf-8")):
+            if family.name == unified:
+                les = {s.labels["le"] for s in family.samples if s.labels.get("le", "+Inf") != "+Inf"}
+                found.append(tuple(sorted(float(le) for le in les)))
+    return found
+
+
+@pytest.mark.parametrize("engine_type", sorted(ENGINES))
+def test_declared_bounds_are_those_a_real_capture_shows(engine_type):
+    for unified, bounds in ENGINES[engine_type].bounds:
+        assert tuple(bounds) == tuple(sorted(bounds))
+        assert tuple(bounds) in _golden_bounds(engine_type, unified), (unified, _golden_bounds(engine_type, unified))
+
+
+@pytest.mark.parametrize("unified", ["gen_ai_server_time_to_first_token_seconds",
+                                     "gen_ai_server_time_per_output_token_seconds"])
+def test_every_engine_with_an_slo_histogram_declares_its_bounds(unified):
+    for engine in ENGINES.values():
+        reported = any(row.unified == unified for row in engine.rows)
+        captured = _golden_bounds(engine.engine_type, unified)
+        if reported and captured:
+            assert engine.bounds_of(unified), f"{engine.engine_type} reports {unified}: declare its bounds"
