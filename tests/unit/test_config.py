@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.config import ConfigError, load, load_file
+from exporter.config import ENGINE_TYPES, ConfigError, load, load_file
+from exporter.engines import ENGINES
 
 GOOD = """\
 defaults:
@@ -87,3 +88,7 @@ def test_missing_file():
 
 def test_empty_file_is_an_empty_config():
     assert load("", "empty.yml").targets == ()
+
+
+def test_engine_types_are_auto_and_the_engine_tables() -> None:
+    assert ("auto", *ENGINES) == ENGINE_TYPES
