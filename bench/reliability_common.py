@@ -13,7 +13,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.engine_stub import EngineStub, closed_port, respond  # noqa: E402
+from tests.support.http_server import EngineStub, closed_port, respond  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "engines"
 CAPTURES = ("vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom", "tgi-3.3.5-datadog-fixture.prom",

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.samples import Sample
 
-from tests.harness.engines import EngineServer
-from tests.harness.exposition import cumulative_buckets, select, total
-from tests.harness.live import Observed, observed_after_traffic
-from tests.harness.traffic import TrafficResult
+from tests.support.engines import EngineServer
+from tests.support.exposition import cumulative_buckets, select, total
+from tests.support.live import Observed, observed_after_traffic
+from tests.support.traffic import TrafficResult
 
 pytestmark = pytest.mark.e2e
 
