@@ -84,8 +84,9 @@ SOURCES
   for deb in "$PROM3_DIR"/debs/*.deb; do
     dpkg -x "$deb" "$PROM3_DIR"
   done
-  "$PROM3_DIR/usr/bin/prometheus" --version | head -1
-  "$PROM3_DIR/usr/bin/prometheus-alertmanager" --version | head -1
+  rm -rf "$PROM3_DIR/debs"
+  "$PROM3_DIR/usr/bin/prometheus" --version | sed -n 1p
+  "$PROM3_DIR/usr/bin/prometheus-alertmanager" --version | sed -n 1p
   echo "${PROM3_PACKAGES[*]}" >"$PROM3_DIR/$MARKER"
   step "Prometheus 3 from Debian sid: done"
 }

@@ -27,8 +27,6 @@ from tests.support.prometheus import AlertmanagerServer, PrometheusServer
 from tests.support.traffic import SHARED_PREFIX
 from tests.support.webhook import WebhookReceiver
 
-pytestmark = pytest.mark.e2e
-
 # The committed rules with windows short enough for a test; every threshold keeps its meaning.
 E2E_SETTINGS = """
 aggregation: {rate_window: 30s}

@@ -24,8 +24,6 @@ from tests.support.llamacpp import SERVED_MODEL, SLOTS
 from tests.support.process import running
 from tests.support.traffic import build_prompts
 
-pytestmark = pytest.mark.e2e
-
 # llama.cpp sample -> unified sample; each pair must carry the same value.
 MAPPED = {
     "llamacpp:requests_processing": "llm_requests_running",

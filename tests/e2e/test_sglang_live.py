@@ -16,8 +16,6 @@ from tests.support.exposition import cumulative_buckets, select, total
 from tests.support.live import Observed, observed_after_traffic
 from tests.support.traffic import TrafficResult
 
-pytestmark = pytest.mark.e2e
-
 TTFT = "gen_ai_server_time_to_first_token_seconds"
 MODEL = {"model_name": "tiny"}
 RANK_0 = {**MODEL, "tp_rank": "0"}

@@ -12,8 +12,6 @@ from tests.support.exposition import cumulative_buckets, total
 from tests.support.live import Observed, observed_after_traffic
 from tests.support.traffic import TrafficResult
 
-pytestmark = pytest.mark.e2e
-
 TTFT = "gen_ai_server_time_to_first_token_seconds"
 # vLLM sample -> unified sample; each pair must carry the same value.
 MAPPED = {
