@@ -11,8 +11,7 @@ import pytest
 
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
-from exporter.render import CONTENT_TYPE
-from exporter.server import Reload, parse_listen_address, serve
+from exporter.server import _ANY_HOST, Reload, parse_listen_address, serve
 from exporter.webconfig import WebConfig
 from tests.support.ports import free_port
 
@@ -43,7 +42,7 @@ def exporter_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [(":10117", ("0.0.0.0", 10117)), ("127.0.0.1:9", ("127.0.0.1", 9)), ("[::1]:10117", ("::1", 10117))],
+    [(":10117", (_ANY_HOST, 10117)), ("127.0.0.1:9", ("127.0.0.1", 9)), ("[::1]:10117", ("::1", 10117))],
 )
 def test_listen_addresses_like_prometheus_exporters(address: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(address) == expected
@@ -57,8 +56,8 @@ def test_a_bad_listen_address_is_named(address: str) -> None:
 
 def test_endpoints(exporter_url: str) -> None:
     metrics = httpx.get(f"{exporter_url}/metrics")
-    assert (metrics.status_code, metrics.headers["content-type"]) == (200, CONTENT_TYPE)
-    assert 'llm_exporter_target_up{target="<b>engine</b>",engine_type="unknown"} 0' in metrics.text
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'llm_exporter_target_up{engine_type="unknown",target="<b>engine</b>"} 0.0' in metrics.text
     assert (httpx.get(f"{exporter_url}/-/healthy").status_code, httpx.get(f"{exporter_url}/-/healthy").text) == (
         200, "Healthy\n")  # fmt: skip
     ready = httpx.get(f"{exporter_url}/-/ready")
@@ -74,8 +73,8 @@ def test_head_sends_headers_only(exporter_url: str) -> None:
     assert response.status_code == 200 and int(response.headers["content-length"]) > 0 and response.content == b""
 
 
-def test_reload_is_not_found_without_a_config_file(exporter_url: str) -> None:
-    assert httpx.post(f"{exporter_url}/-/reload").status_code == 404
+def test_reload_is_forbidden_without_the_lifecycle_flag(exporter_url: str) -> None:
+    assert httpx.post(f"{exporter_url}/-/reload").status_code == 403
 
 
 def _reload_with(problems: list[str]) -> Reload:
