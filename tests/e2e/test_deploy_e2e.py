@@ -3,7 +3,6 @@ real Prometheus and Alertmanager, scraping real exporters, and the prometheus-ad
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,7 +74,7 @@ def test_compose_prometheus_runs_the_rules_and_serves_the_autoscaler_query(
     prometheus.wait_for_query("model:llm_requests_waiting:sum",
                               lambda result: [float(item["value"][1]) for item in result] == [total])
 
-    rule_groups = re.findall(r"^- name: (\S+)", rules, re.MULTILINE)
+    rule_groups = [group["name"] for group in yaml.safe_load(rules)["groups"]]
     assert sorted(_rule_health(prometheus)) == sorted(rule_groups)
 
     active = httpx.get(f"{prometheus.url}/api/v1/alertmanagers", timeout=10.0).json()["data"]["activeAlertmanagers"]
