@@ -16,6 +16,7 @@ from grafanalib import core as g
 
 from exporter import schema
 from exporter.cli import generate
+from exporter.engines import ENGINES
 from exporter.mixin import dashboards, rules
 from exporter.mixin import settings as mixin_settings
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
@@ -701,3 +702,24 @@ def test_xid_panels_count_a_gpus_first_error(tmp_path: pathlib.Path) -> None:
     by_code = {"by_code": _expr("gpu", "Xid errors by code")}
     born = ['{instance="10.0.0.1:9400", gpu="0", xid="79"} 1', '{instance="10.0.0.1:9400", gpu="1", xid="94"} 0']
     _promtool_expect(tmp_path, by_code, series, "60m", {"by_code": born})
+
+
+def test_a_family_an_engine_does_not_report_is_named_in_the_no_value_text() -> None:
+    def lacking(*families: str) -> list[str]:
+        return [e for e, table in ENGINES.items() if not {row.unified for row in table.rows} >= set(families)]
+
+    ttft = "gen_ai_server_time_to_first_token_seconds"
+    assert "tgi" in lacking(ttft)  # the engine this is about: TGI reports no TTFT
+    cases = {
+        ("overview", "TTFT p99 (worst model)"): f"no traffic; {', '.join(lacking(ttft))} do not report this",
+        ("engine", "Time to first token"): f"No data; {', '.join(lacking(ttft))} do not report this",
+        ("kv-cache", "KV tokens in use by target"): "No data; {} do not report this".format(
+            ", ".join(lacking("llm_kv_cache_usage_ratio", "llm_kv_cache_capacity_tokens"))
+        ),
+    }
+    for (stem, title), text in cases.items():
+        panel = next(p for p in dashboards.panels(load(stem)) if p["title"] == title)
+        assert panel["fieldConfig"]["defaults"]["noValue"] == text, title
+    # Self-metrics are the exporter's own: every engine has them, so their panels name no engine.
+    poll = next(p for p in dashboards.panels(load("engine")) if p["title"] == "Poll up")
+    assert poll["fieldConfig"]["defaults"]["noValue"] == "no data"
