@@ -723,3 +723,17 @@ def test_a_family_an_engine_does_not_report_is_named_in_the_no_value_text() -> N
     # Self-metrics are the exporter's own: every engine has them, so their panels name no engine.
     poll = next(p for p in dashboards.panels(load("engine")) if p["title"] == "Poll up")
     assert poll["fieldConfig"]["defaults"]["noValue"] == "no data"
+
+
+def test_migration_divides_a_models_throughput_by_that_models_replicas(tmp_path: pathlib.Path) -> None:
+    # Two models on vLLM, two replicas each, each replica generating 100 tokens/s.
+    series = {}
+    for model, pods in (("small", (0, 1)), ("large", (2, 3))):
+        for i in pods:
+            replica = f'job="llm-exporter", instance="10.0.0.{i}:9400", target="vllm-{i}", engine_type="vllm"'
+            series[f"llm_exporter_target_up{{{replica}}}"] = "1x20"
+            series[f'llm_engine_info{{{replica}, model="{model}", version="0.11.0"}}'] = "1x20"
+            series[f'llm_generation_tokens_total{{{replica}, model="{model}"}}'] = "0+6000x20"
+    expr = _expr("migration", "Output tokens / s per replica")
+    narrowed = expr.replace("$engine_a", "vllm").replace("$model", "small")
+    _promtool_expect(tmp_path, {"per_replica": narrowed}, series, "15m", {"per_replica": ["{} 100"]})
