@@ -347,7 +347,7 @@ def check_panel_queries(stack: Stack, report: Path) -> None:
             column = engine if engine_scoped else "host"
             absent = absent_by_engine[engine]
             reasons = list(dict.fromkeys(absent[f] for f in sorted(families) if f in absent))
-            if (stem, title, ref) in EMPTY_BY_DESIGN and engine != DOWN:
+            if (stem, title, ref) in EMPTY_BY_DESIGN:
                 reasons.append(EMPTY_BY_DESIGN[(stem, title, ref)])
             if engine != DOWN:
                 reasons += no_slo_bound(stack, engine, expr)

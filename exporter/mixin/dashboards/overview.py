@@ -79,8 +79,9 @@ def latency_steps(bound: float) -> Steps:
 
 
 def sli_window(settings: Settings) -> str:
-    """The window of the SLI tiles: the long window of the fastest-burning page."""
-    return settings.slo.burn_windows[0].long
+    """The window of the SLI tiles: the long window of the fastest-burning page (of any alert if none pages)."""
+    pages = [w for w in settings.slo.burn_windows if w.severity == "critical"] or settings.slo.burn_windows
+    return max(pages, key=lambda w: w.factor).long
 
 
 def _replica_labels(settings: Settings) -> str:
