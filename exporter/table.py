@@ -54,12 +54,19 @@ class Engine:
     # finish_reason values of llm_requests_finished_total that are the server's failures (the availability SLO's
     # bad events); client errors (`rejected`) and client cancellations (`abort`, where the engine can tell) are not.
     failure_reasons: tuple[str, ...] = ("error",)
+    # unified histogram -> the bucket bounds its series have here (unified units, after re-bucketing), from the
+    # newest capture; the SLO rules pick each objective's bucket from these (tests/test_tables.py checks them).
+    bounds: tuple[tuple[str, tuple[float, ...]], ...] = ()
     health: str = "/health"  # answers 503 while the engine loads its model (read only when a poll fails)
     priority: int = 100  # detection order when two tables know as many families of a scrape; lower first
     sources: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", frozenset(row.source for row in self.rows))
+
+    def bounds_of(self, unified: str) -> tuple[float, ...]:
+        """The declared bucket bounds of one unified histogram; empty when the engine does not report it."""
+        return dict(self.bounds).get(unified, ())
 
     def is_ignored(self, source: str) -> bool:
         """True if the table lists the family as deliberately unmapped."""

@@ -32,6 +32,12 @@ ENGINE = Engine(
         "disconnected_clients", "model_*", "kv_hit_rate", "cached_tokens", "tokenizer_latency_ms", "worker_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
+    # the Dynamo frontend example.
+    bounds=(
+        ("gen_ai_server_time_to_first_token_seconds", (
+            0.01, 0.1, 1.0, 10.0, 100.0
+        )),
+    ),
     programs=("dynamo",),
     priority=70,
 )

@@ -77,6 +77,16 @@ ENGINE = Engine(
     # SGLang reports no server error as such: its aborts (scheduler errors, out-of-memory, over-long input, and
     # client disconnects alike) are its only failure signal, so the availability SLO counts them.
     failure_reasons=("error", "abort"),
+    # SGLang ≥ 0.5 (the 0.5.23 capture); 0.4 had vLLM-like bounds with 2.5.
+    bounds=(
+        ("gen_ai_server_time_to_first_token_seconds", (
+            0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 200.0, 400.0
+        )),
+        ("gen_ai_server_time_per_output_token_seconds", (
+            0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06, 0.08, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0,
+            2.0, 4.0, 6.0, 8.0
+        )),
+    ),
     programs=("sglang",),
     priority=20,
 )

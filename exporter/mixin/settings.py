@@ -365,6 +365,7 @@ def load(path: Path | None) -> Settings:
     settings = _merge(Settings, Settings(), data, "", problems)
     if problems:
         raise SettingsError("\n".join(f"{path}:{_line(problem, lines)}: {problem}" for problem in problems))
+    assert isinstance(settings, Settings)  # _merge rebuilds the dataclass it is given
     return settings
 
 

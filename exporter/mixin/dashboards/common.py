@@ -79,7 +79,13 @@ def engine_variables(settings: Settings, *, one_target: bool = False) -> list[g.
         label("job", "Job", TARGETS, {}, matchers=settings.selectors.engine),
         label("engine_type", "Engine", TARGETS, {"job": "$job"}),
         label("target", "Target", TARGETS, {"job": "$job", "engine_type": "$engine_type"}, multi=not one_target),
-        label("instance", "Instance", TARGETS, TARGET_SCOPE | {"instance": ".*"}, multi=not one_target),
+        label(
+            "instance",
+            "Instance",
+            TARGETS,
+            {"job": "$job", "engine_type": "$engine_type", "target": "$target"},
+            multi=not one_target,
+        ),
         label("model", "Model", MODELS, TARGET_SCOPE),
     ]
 

@@ -52,7 +52,8 @@ def xid_errors(settings: Settings, window: str, by: tuple[str, ...] = ()) -> str
     known_gpu = f"on ({', '.join([*settings.aggregation.instance_labels, 'uuid'])})"
     grown = f"increase({xids}[{window}]) and {xids} offset {window}"
     born = f"({xids} unless {xids} offset {window}) and {known_gpu} {selector(PRESENT, HOST)} offset {window}"
-    return f"sum{' by (' + ', '.join(by) + ')' if by else ''} (({grown}) or ({born}))"
+    # round: increase() extrapolates to the window's edges, and a count of Xid events is whole.
+    return f"round(sum{' by (' + ', '.join(by) + ')' if by else ''} (({grown}) or ({born})))"
 
 
 def _xid_codes(settings: Settings) -> str:
