@@ -20,7 +20,7 @@ from exporter.mixin.settings import Aggregation
 PROMETHEUS_SERIES = frozenset({"up"})
 
 _STRING_OR_VARIABLE = re.compile(r'"(?:[^"\\]|\\.)*"|\$\{?\w+(?::\w+)?\}?')
-_RANGE_VARIABLE = re.compile(r"\[\$\{?\w+\}?")
+_RANGE_VARIABLE = re.compile(r"(\[|offset )\$\{?\w+\}?")  # a range or an offset: a duration
 # label_values(selector, label) is Grafana's variable query, not PromQL: its selector is.
 _LABEL_VALUES = re.compile(r"\s*label_values\((.*),\s*\w+\s*\)\s*")
 
@@ -88,7 +88,7 @@ def _as_promql(expr: str) -> str:
     """expr with Grafana's variables replaced by values of their kind: ranges by 5m, others by vector(1)."""
     label_values = _LABEL_VALUES.fullmatch(expr)
     text = label_values.group(1) if label_values else expr
-    text = _RANGE_VARIABLE.sub("[5m", text)
+    text = _RANGE_VARIABLE.sub(r"\g<1>5m", text)
     # A variable outside a string is a number (a price): vector(1) stands in, since `1 > 0` needs `bool`.
     return _STRING_OR_VARIABLE.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "vector(1)", text)
 

@@ -244,6 +244,17 @@ class Gpu:
 
 
 @dataclass(frozen=True)
+class Dashboards:
+    """Dashboard-only windows; thresholds come from the alert sections above."""
+
+    lifecycle_window: str = why(
+        "15m",
+        "Window of the restart and rollout annotations; keep it longer than your slowest model load, which a "
+        "restart spends with no engine series.",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the generated rules and dashboards."""
 
@@ -257,6 +268,7 @@ class Settings:
     prefix_cache: PrefixCache = field(default_factory=PrefixCache)
     slo: Slo = field(default_factory=Slo)
     gpu: Gpu = field(default_factory=Gpu)
+    dashboards: Dashboards = field(default_factory=Dashboards)
 
 
 class SettingsError(ValueError):

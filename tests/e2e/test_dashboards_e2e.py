@@ -24,7 +24,7 @@ import pytest
 
 from exporter import schema
 from exporter.mixin import dashboards, rules
-from exporter.mixin.promql import series_names
+from exporter.mixin.promql import le_matcher, series_names
 from exporter.mixin.rules import recording
 from exporter.mixin.settings import Settings
 from tests.support.engines import EngineServer
@@ -44,7 +44,9 @@ SGLANG_CAPTURE = "sglang-0.5.23-cpu-live.prom"
 VLLM_CAPTURE = "vllm-0.32.0-cpu-live.prom"
 # The exporter's poll timeout is 0.8 of the interval: 2 s leaves room on a loaded 2-core CI machine.
 POLL_INTERVAL = "2s"
-RATE_INTERVAL = ALL_VALUES["__rate_interval"]  # Grafana's value for a 15 s scrape; 60 samples at 1 s here
+RATE_INTERVAL = ALL_VALUES["__rate_interval"]
+TTFT = "gen_ai_server_time_to_first_token_seconds"
+TPOT = "gen_ai_server_time_per_output_token_seconds"  # Grafana's value for a 15 s scrape; 60 samples at 1 s here
 
 # Families an engine does not export, and why. Checked both ways against Prometheus: each is really absent
 # for that engine, and every family the dashboards read that is absent for an engine is listed here.
@@ -76,7 +78,12 @@ ABSENT_UNLESS_A_POLL_FAILED = {
 }
 # A target nothing listens on: the exporter calls its engine "unknown" and has only its poll series for it.
 DOWN = "unknown"
-DOWN_HAS = {"llm_exporter_target_up", "llm_exporter_scrape_duration_seconds", "llm_exporter_scrape_errors_total"}
+DOWN_HAS = {
+    "llm_exporter_target_up",
+    "llm_exporter_target_state",
+    "llm_exporter_scrape_duration_seconds",
+    "llm_exporter_scrape_errors_total",
+}
 NEVER_ANSWERED = "the target never answered: the exporter has only its poll series for it"
 
 # Host-wide (GPU) families the dashboards read that a host lacks, and why: with no GPU, all but two of them.
@@ -91,7 +98,7 @@ ABSENT_ON_GPU_HOST = {
 
 # Queries whose families are all present yet return nothing on a healthy target or GPU, and why.
 EMPTY_BY_DESIGN = {
-    ("overview", "Targets down", "A"): "it counts targets that are down, and this one is up",
+    ("overview", "Replicas gone", "A"): "it counts replicas whose series vanished, and none did",
     ("gpu", "GPUs lost", "A"): "it counts GPUs that stopped answering NVML, and every GPU answers",
 }
 
@@ -310,6 +317,22 @@ def check_absences(stack: Stack) -> None:
         assert missing_families(stack, engine) == set(engine_absent(stack, engine)), f"{engine}: update ABSENT"
 
 
+def no_slo_bound(stack: Stack, engine: str, expr: str) -> list[str]:
+    """Why an SLO recording an expression reads is empty for an engine: the engine's buckets lack the SLO's bound."""
+    slo = SETTINGS.slo
+    bounds = {"ttft": (TTFT, slo.ttft_seconds), "tpot": (TPOT, slo.tpot_seconds)}
+    reasons = []
+    for sli, (histogram, bound) in bounds.items():
+        if not any(name.startswith(recording.slo_name(sli, "")) for name in series_names(expr)):
+            continue
+        target = stack.targets[engine]
+        present = stack.prometheus.query(f'count({histogram}_bucket{{target="{target}"}})')
+        at_bound = stack.prometheus.query(f'count({histogram}_bucket{{target="{target}", {le_matcher(bound)}}})')
+        if present and not at_bound:
+            reasons.append(f"{engine} exposes no {sli.upper()} bucket at the SLO bound {bound} s (issue 15 item 5)")
+    return reasons
+
+
 def check_panel_queries(stack: Stack, report: Path) -> None:
     """Run every panel query per engine (host-wide ones once); data unless listed empty, empty only if listed."""
     stack.traffic()  # fresh rates for the live engine: the queries below take a while
@@ -324,8 +347,10 @@ def check_panel_queries(stack: Stack, report: Path) -> None:
             column = engine if engine_scoped else "host"
             absent = absent_by_engine[engine]
             reasons = list(dict.fromkeys(absent[f] for f in sorted(families) if f in absent))
-            if (stem, title, ref) in EMPTY_BY_DESIGN and engine != DOWN:
+            if (stem, title, ref) in EMPTY_BY_DESIGN:
                 reasons.append(EMPTY_BY_DESIGN[(stem, title, ref)])
+            if engine != DOWN:
+                reasons += no_slo_bound(stack, engine, expr)
             got = finite(stack.prometheus.query(interpolate(expr, narrowed(engine, stack.targets[engine]))))
             rows.append(
                 {

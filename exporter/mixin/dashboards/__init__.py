@@ -14,8 +14,11 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
+from exporter import schema
+from exporter.engines import ENGINES
 from exporter.mixin import promql, yamlfile
 from exporter.mixin.dashboards import engine, gpu, kv_cache, migration, overview
+from exporter.mixin.dashboards.common import unreported
 from exporter.mixin.dashboards.grafana_compat import modernize
 from exporter.mixin.rules import recording
 from exporter.mixin.settings import Settings
@@ -52,15 +55,42 @@ def queries(dashboard: dict[str, Any]) -> Iterator[str]:
             yield variable["query"]
 
 
+def read_samples(expr: str, settings: Settings | None = None) -> set[str]:
+    """The schema samples an expression reads, directly or through the recorded series it selects."""
+    recorded = recording.exprs(settings or Settings())
+    names = promql.series_names(expr)
+    return {n for name in names for n in (read_samples(recorded[name], settings) if name in recorded else {name})}
+
+
 def sample_names(dashboard: dict[str, Any], settings: Settings | None = None) -> set[str]:
     """The schema samples a dashboard JSON reads, directly or through the recorded series its queries select."""
-    recorded = recording.exprs(settings or Settings())
+    return {name for expr in queries(dashboard) for name in read_samples(expr, settings)}
 
-    def read(expr: str) -> set[str]:
-        names = promql.series_names(expr)
-        return {n for name in names for n in (read(recorded[name]) if name in recorded else {name})}
 
-    return {name for expr in queries(dashboard) for name in read(expr)}
+# Families some engine table maps: only those can be missing on one engine and present on another.
+MAPPED = frozenset(row.unified for table in ENGINES.values() for row in table.rows)
+
+
+def family(sample: str) -> str:
+    """The schema family a sample belongs to (a histogram's _bucket, _sum and _count belong to it)."""
+    if sample in schema.BY_NAME:
+        return sample
+    return sample.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
+
+
+def _say_unreported(panel: dict[str, Any], settings: Settings) -> None:
+    """Name, in the panel's no-value text, the engine types none of whose queries can return data: a query reads
+    nothing on an engine whose table lacks one of the families it combines."""
+    lacking: set[str] | None = None
+    for target in panel["targets"]:
+        families = {family(s) for s in read_samples(target["expr"], settings)} & MAPPED
+        lacks = {engine for f in families for engine in unreported({f})}
+        lacking = lacks if lacking is None else lacking & lacks
+    missing = [engine for engine in ENGINES if engine in (lacking or set())]
+    if missing and panel["type"] != "table":
+        defaults = panel["fieldConfig"]["defaults"]
+        reason = f"{', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not report this"
+        defaults["noValue"] = f"{defaults.get('noValue', 'No data')}; {reason}"
 
 
 def render(build: Callable[[Settings], g.Dashboard], settings: Settings) -> dict[str, Any]:
@@ -68,6 +98,8 @@ def render(build: Callable[[Settings], g.Dashboard], settings: Settings) -> dict
     raw = json.loads(json.dumps(build(settings).to_json_data(), cls=DashboardEncoder))
     dashboard = modernize(raw)
     promql.check_names(queries(dashboard), recording.names(settings))
+    for panel in panels(dashboard):
+        _say_unreported(panel, settings)
     return dashboard
 
 

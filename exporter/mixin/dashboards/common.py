@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 
 from grafanalib import core as g
 
+from exporter.engines import ENGINES
 from exporter.mixin.dashboards.panels import Link, Query, Section, Steps, annotation, layout
 from exporter.mixin.dashboards.queries import (
-    RATE,
     Scope,
     aggregate,
     quantile,
@@ -28,18 +28,25 @@ CACHE_UID = "llm-kv-cache"
 GPU_UID = "llm-gpu"
 MIGRATION_UID = "llm-migration"
 
-# Which label each variable filters; engine series carry all four, the exporter's own series only some.
-ENGINE_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target", "model": "$model"}
-TARGET_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target"}
-POLL_SCOPE: Scope = {"job": "$job", "target": "$target"}
+# Which label each variable filters; engine series carry all of them, the exporter's own series only some.
+# `instance` (added by Prometheus) tells replicas apart where their targets share a name.
+ENGINE_SCOPE: Scope = {
+    "job": "$job", "engine_type": "$engine_type", "target": "$target", "instance": "$instance", "model": "$model",
+}  # fmt: skip
+TARGET_SCOPE: Scope = {"job": "$job", "engine_type": "$engine_type", "target": "$target", "instance": "$instance"}
+POLL_SCOPE: Scope = {"job": "$job", "target": "$target", "instance": "$instance"}
 JOB_SCOPE: Scope = {"job": "$job"}
 # The variables a model-level recording can be filtered by: it keeps engine_type and model, not job or target.
 MODEL_SCOPE: Scope = {"engine_type": "$engine_type", "model": "$model"}
+# One replica: a target of one exporter. Per-replica panels keep both labels, so no two replicas share a line.
+REPLICA = ("target", "instance")
+REPLICA_LEGEND = "{{target}} ({{instance}})"
 
 TO_ENGINE = Link("Engine detail", ENGINE_UID)
 TO_CACHE = Link("KV & prefix cache", CACHE_UID)
 
 TARGETS = "llm_exporter_target_up"  # every configured target has it, up or down, so it lists them all
+STATE = "llm_exporter_target_state"  # ready, loading or down: 1 for the current state, 0 for the others
 MODELS = "llm_requests_running"  # the one gauge every engine table maps, so it lists every served model
 
 
@@ -59,29 +66,59 @@ def queue_steps(settings: Settings) -> Steps:
 
 
 def error_steps(settings: Settings) -> Steps:
-    """Error-ratio colours from the settings' marks."""
-    return ((None, "green"), (settings.slo.error_ratio_warning, "orange"), (settings.slo.error_ratio_critical, "red"))
+    """Error-ratio colours from the availability objective: orange at the budget, red where its slowest page fires."""
+    budget = 1 - settings.slo.availability_objective
+    pages = [w.factor for w in settings.slo.burn_windows if w.severity == "critical"] or [1.0]
+    return ((None, "green"), (round(budget, 10), "orange"), (round(budget * min(pages), 10), "red"))
 
 
 def engine_variables(settings: Settings, *, one_target: bool = False) -> list[g.Template]:
-    """datasource, job (within the rules' engine selector), engine_type, target (one or many) and model."""
+    """datasource, job (within the rules' engine selector), engine_type, target and instance (one or many), model."""
     return [
         datasource(),
         label("job", "Job", TARGETS, {}, matchers=settings.selectors.engine),
         label("engine_type", "Engine", TARGETS, {"job": "$job"}),
         label("target", "Target", TARGETS, {"job": "$job", "engine_type": "$engine_type"}, multi=not one_target),
+        label(
+            "instance",
+            "Instance",
+            TARGETS,
+            {"job": "$job", "engine_type": "$engine_type", "target": "$target"},
+            multi=not one_target,
+        ),
         label("model", "Model", MODELS, TARGET_SCOPE),
     ]
 
 
-def engine_annotations() -> list[dict[str, object]]:
-    """Marks where an engine restarted (its counters reset) and where the exporter could not poll a target."""
-    restarts = f"sum by (target) (resets({selector('llm_prompt_tokens_total', TARGET_SCOPE)}[{RATE}])) > 0"
-    down = f"{aggregate('max', TARGETS, TARGET_SCOPE, ('target',))} == 0"
+def engine_annotations(settings: Settings) -> list[dict[str, object]]:
+    """Marks for model loads, restarts, new replicas, version rollouts and targets down.
+
+    A restart spends minutes loading a model with no engine series, so counter resets and newcomers are looked
+    for over the settings' lifecycle window, never over one rate interval.
+    """
+    window = settings.dashboards.lifecycle_window
+
+    def state(name: str) -> str:
+        return f"{aggregate('min', STATE, TARGET_SCOPE, REPLICA, state=name)} == 1"
+
+    resets = f"sum by (target, instance) (resets({selector('llm_prompt_tokens_total', TARGET_SCOPE)}[{window}])) > 0"
+    up = selector(TARGETS, TARGET_SCOPE)
+    versions = "count by (engine_type, model, version) ({})"
+    info = selector("llm_engine_info", ENGINE_SCOPE)
+    rollout = f"{versions.format(info)} unless {versions.format(f'{info} offset {window}')}"
     return [
-        annotation("Engine restarts", restarts, "orange", "{{target}} restarted (counters reset)"),
-        annotation("Targets down", down, "red", "{{target}} not answering the exporter"),
+        annotation("Model loading", state("loading"), "blue", "{{target}} loading its model"),
+        annotation("Engine restarts", resets, "orange", f"{{{{target}}}} restarted (counters reset within {window})"),
+        annotation("New replicas", f"{up} unless {up} offset {window}", "green", "{{target}} appeared"),
+        annotation("Rollouts", rollout, "purple", "{{model}}: {{engine_type}} {{version}} rolled out"),
+        annotation("Targets down", state("down"), "red", "{{target}} down (not answering, not loading)"),
     ]
+
+
+def unreported(families: Iterable[str]) -> list[str]:
+    """Engine types whose tables map none of the families (so a panel reading only those stays empty on them)."""
+    families = set(families)
+    return [e for e, table in ENGINES.items() if not any(row.unified in families for row in table.rows)]
 
 
 def quantiles(

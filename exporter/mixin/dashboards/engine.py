@@ -48,17 +48,18 @@ def _status(settings: Settings) -> list[g.Panel]:
         ),
         stat(
             "Poll up",
-            "1 while the exporter's last poll of this target succeeded. Healthy: 1.",
+            "1 while the exporter's last poll of this replica succeeded; the lowest of the selection, so one "
+            "down replica shows 0. Healthy: 1.",
             "none",
-            Query(aggregate("max", "llm_exporter_target_up", TARGET_SCOPE)),
+            Query(aggregate("min", "llm_exporter_target_up", TARGET_SCOPE)),
             steps=((None, "red"), (1, "green")),
         ),
         stat(
             "Data age",
-            "Seconds since the last successful poll. Healthy: below two poll intervals; "
-            "growing means the engine stopped answering.",
+            "Seconds since the last successful poll, of the stalest replica selected. Healthy: below two poll "
+            "intervals; growing means the engine stopped answering.",
             "s",
-            Query(f"time() - {aggregate('max', 'llm_exporter_last_success_timestamp_seconds', POLL_SCOPE)}"),
+            Query(f"time() - {aggregate('min', 'llm_exporter_last_success_timestamp_seconds', POLL_SCOPE)}"),
             # Red where LLMEngineDown would page: the engine has not answered for availability.engine_down_for.
             steps=((None, "green"), (30, "orange"), (durations.seconds(settings.availability.engine_down_for), "red")),
         ),
@@ -272,11 +273,12 @@ def _polls() -> list[g.Panel]:
 
 
 def build(settings: Settings) -> g.Dashboard:
-    """The Engine detail dashboard (one target at a time)."""
+    """The Engine detail dashboard (one replica at a time)."""
     return dashboard(
         ENGINE_UID,
         "LLM / Engine detail",
-        "One engine target in depth: scheduler, latency quantiles and distributions, token lengths, polling.",
+        "One engine replica (target and instance) in depth: scheduler, latency quantiles and distributions, "
+        "token lengths, polling.",
         engine_variables(settings, one_target=True),
         [
             ("Status", _status(settings)),
@@ -286,5 +288,5 @@ def build(settings: Settings) -> g.Dashboard:
             ("Token lengths", _tokens()),
             ("Polling", _polls()),
         ],
-        engine_annotations(),
+        engine_annotations(settings),
     )

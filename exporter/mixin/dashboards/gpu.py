@@ -6,7 +6,7 @@ from grafanalib import core as g
 
 from exporter.mixin.dashboards.common import GPU_UID, dashboard, gpu_memory_used_ratio
 from exporter.mixin.dashboards.panels import Query, stat, timeseries
-from exporter.mixin.dashboards.queries import RATE, aggregate, recorded, selector, sum_increase, sum_rate
+from exporter.mixin.dashboards.queries import RANGE, RATE, aggregate, recorded, selector, sum_increase, sum_rate
 from exporter.mixin.dashboards.variables import datasource, label
 from exporter.mixin.rules.recording import Recorded
 from exporter.mixin.settings import Settings
@@ -41,7 +41,28 @@ def per_gpu(
     )
 
 
-def _health() -> list[g.Panel]:
+def xid_errors(settings: Settings, window: str, by: tuple[str, ...] = ()) -> str:
+    """Xid errors in the window, a GPU's first one included, as the Xid alerts count them.
+
+    The collector creates an Xid series at its first event, with value 1, so increase() over the window misses
+    that event: a series born in the window counts its whole value, an older one its increase. As in the alerts,
+    a series counts as born only on a GPU reported a window ago, so a Prometheus restart re-announces nothing.
+    """
+    xids = selector("llm_gpu_xid_errors_total", S)
+    known_gpu = f"on ({', '.join([*settings.aggregation.instance_labels, 'uuid'])})"
+    grown = f"increase({xids}[{window}]) and {xids} offset {window}"
+    born = f"({xids} unless {xids} offset {window}) and {known_gpu} {selector(PRESENT, HOST)} offset {window}"
+    # round: increase() extrapolates to the window's edges, and a count of Xid events is whole.
+    return f"round(sum{' by (' + ', '.join(by) + ')' if by else ''} (({grown}) or ({born})))"
+
+
+def _xid_codes(settings: Settings) -> str:
+    critical = ", ".join(str(x) for x in settings.gpu.xid_critical)
+    warning = ", ".join(str(x) for x in settings.gpu.xid_warning)
+    return f"{critical} page (GPUXidCritical), {warning} opens a ticket (GPUXidWarning)"
+
+
+def _health(settings: Settings) -> list[g.Panel]:
     return [
         stat(
             "GPUs up",
@@ -66,10 +87,10 @@ def _health() -> list[g.Panel]:
         ),
         stat(
             "Xid errors (range)",
-            "Xid errors reported by the driver in the time range. Healthy: none; 48, 63, "
-            "64, 74, 79, 92-95 and 119-120 need attention.",
+            "Xid errors reported by the driver in the time range, a GPU's first one included. Healthy: none; "
+            f"{_xid_codes(settings)}.",
             "short",
-            Query(sum_increase("llm_gpu_xid_errors_total", S)),
+            Query(xid_errors(settings, RANGE)),
             steps=BAD_IF_ANY,
             no_value="none seen",
         ),
@@ -263,18 +284,13 @@ def _thermals_and_clocks() -> list[g.Panel]:
     ]
 
 
-def _errors() -> list[g.Panel]:
+def _errors(settings: Settings) -> list[g.Panel]:
     return [
         timeseries(
             "Xid errors by code",
-            "Xid errors per rate interval by code. Healthy: none.",
+            f"Xid errors per rate interval by code, a GPU's first one included. Healthy: none; {_xid_codes(settings)}.",
             "short",
-            [
-                Query(
-                    sum_increase("llm_gpu_xid_errors_total", S, (*BY_GPU, "xid"), window=RATE),
-                    f"{LEGEND} Xid {{{{xid}}}}",
-                )
-            ],
+            [Query(xid_errors(settings, RATE, (*BY_GPU, "xid")), f"{LEGEND} Xid {{{{xid}}}}")],
             width=8,
         ),
         timeseries(
@@ -331,11 +347,11 @@ def build(settings: Settings) -> g.Dashboard:
         "NVIDIA GPU health and efficiency from NVML: errors, thermals, clock events, utilization, energy.",
         variables,
         [
-            ("Health", _health()),
+            ("Health", _health(settings)),
             ("Utilization", _utilization()),
             ("Memory", _memory()),
             ("Power and energy", _power(settings)),
             ("Thermals and clocks", _thermals_and_clocks()),
-            ("Errors", _errors()),
+            ("Errors", _errors(settings)),
         ],
     )

@@ -7,6 +7,8 @@ from grafanalib import core as g
 from exporter.mixin.dashboards.common import (
     CACHE_UID,
     ENGINE_SCOPE,
+    REPLICA,
+    REPLICA_LEGEND,
     TO_ENGINE,
     dashboard,
     engine_annotations,
@@ -20,7 +22,7 @@ from exporter.mixin.dashboards.queries import aggregate, sum_rate
 from exporter.mixin.settings import Settings
 
 S = ENGINE_SCOPE
-BY_TARGET = ("job", "target")
+BY_TARGET = ("job", *REPLICA)
 HITS = "llm_prefix_cache_hits_tokens_total"
 LOOKUPS = "llm_prefix_cache_queries_tokens_total"
 
@@ -29,7 +31,7 @@ def kv_tokens_used() -> str:
     """KV-cache tokens in use per target: mean usage over ranks times the target's total capacity."""
     usage = aggregate("avg", "llm_kv_cache_usage_ratio", S, BY_TARGET)
     capacity = aggregate("sum", "llm_kv_cache_capacity_tokens", S, BY_TARGET)
-    return f"{usage} * on (job, target) {capacity}"
+    return f"{usage} * on (job, target, instance) {capacity}"
 
 
 def _now(settings: Settings) -> list[g.Panel]:
@@ -79,14 +81,14 @@ def _now(settings: Settings) -> list[g.Panel]:
 
 
 def _kv(settings: Settings) -> list[g.Panel]:
-    by = ("target",)
+    by = REPLICA
     return [
         timeseries(
             "KV cache usage by target",
             f"Fraction of the KV cache in use per target, highest rank. Healthy: {kv_healthy(settings)}; "
             "at 100 % new requests wait or running ones are preempted.",
             "percentunit",
-            [Query(aggregate("max", "llm_kv_cache_usage_ratio", S, by), "{{target}}")],
+            [Query(aggregate("max", "llm_kv_cache_usage_ratio", S, by), REPLICA_LEGEND)],
             width=8,
             ratio=True,
             steps=kv_steps(settings),
@@ -97,7 +99,7 @@ def _kv(settings: Settings) -> list[g.Panel]:
             "Tokens held in the KV cache per target (usage times capacity). Healthy: "
             "below capacity with headroom for the next batch.",
             "count:tok",
-            [Query(kv_tokens_used(), "{{target}}")],
+            [Query(kv_tokens_used(), REPLICA_LEGEND)],
             width=8,
         ),
         timeseries(
@@ -105,7 +107,7 @@ def _kv(settings: Settings) -> list[g.Panel]:
             "KV-cache capacity in tokens per target. Healthy: flat; a change means a "
             "restart with a different memory budget.",
             "count:tok",
-            [Query(aggregate("sum", "llm_kv_cache_capacity_tokens", S, by), "{{target}}")],
+            [Query(aggregate("sum", "llm_kv_cache_capacity_tokens", S, by), REPLICA_LEGEND)],
             width=8,
         ),
     ]
@@ -118,7 +120,7 @@ def _prefix() -> list[g.Panel]:
             "Hit ratio of prompt tokens per target, from the counters. Healthy: "
             "stable; a sudden fall means evictions (KV pressure) or changed prompts.",
             "percentunit",
-            [Query(prefix_hit_ratio(S, BY_TARGET), "{{target}}")],
+            [Query(prefix_hit_ratio(S, BY_TARGET), REPLICA_LEGEND)],
             ratio=True,
             links=[TO_ENGINE],
         ),
@@ -144,8 +146,8 @@ def _prefix() -> list[g.Panel]:
             "counters when they differ.",
             "percentunit",
             [
-                Query(aggregate("avg", "llm_prefix_cache_hit_ratio", S, ("target",)), "{{target}} engine gauge"),
-                Query(prefix_hit_ratio(S, BY_TARGET), "{{target}} from counters"),
+                Query(aggregate("avg", "llm_prefix_cache_hit_ratio", S, REPLICA), f"{REPLICA_LEGEND} engine gauge"),
+                Query(prefix_hit_ratio(S, BY_TARGET), f"{REPLICA_LEGEND} from counters"),
             ],
             ratio=True,
         ),
@@ -153,14 +155,14 @@ def _prefix() -> list[g.Panel]:
 
 
 def _pressure() -> list[g.Panel]:
-    by = ("target",)
+    by = REPLICA
     return [
         timeseries(
             "Preemptions by target",
             "Requests preempted per second per target. Healthy: 0; sustained "
             "preemptions with KV near 100 % mean the batch is too large for the cache.",
             "reqps",
-            [Query(sum_rate("llm_preemptions_total", S, by), "{{target}}")],
+            [Query(sum_rate("llm_preemptions_total", S, by), REPLICA_LEGEND)],
             links=[TO_ENGINE],
         ),
         timeseries(
@@ -185,5 +187,5 @@ def build(settings: Settings) -> g.Dashboard:
         "KV-cache usage and capacity, prefix-cache effectiveness from counters, and the pressure they cause.",
         engine_variables(settings),
         [("Now", _now(settings)), ("KV cache", _kv(settings)), ("Prefix cache", _prefix()), ("Pressure", _pressure())],
-        engine_annotations(),
+        engine_annotations(settings),
     )

@@ -33,8 +33,13 @@ def model_scope(side: str) -> dict[str, str]:
 
 
 def replicas(side: str) -> str:
-    """Targets of one side whose last poll succeeded."""
-    return f"count({selector(TARGETS, {'job': '$job', 'engine_type': SIDES[side]})} == 1)"
+    """Replicas of one side serving the selected models whose last poll succeeded.
+
+    The model comes from the engine's info series: the poll series carry none, and counting every replica of
+    the engine type would split one model's throughput and cost over another model's replicas.
+    """
+    up = selector(TARGETS, {"job": "$job", "engine_type": SIDES[side]})
+    return f"count(({up} == 1) and on (job, instance, target) {selector('llm_engine_info', scope(side))})"
 
 
 def cost_per_million_tokens(side: str) -> str:
@@ -46,7 +51,7 @@ def cost_per_million_tokens(side: str) -> str:
 def gpu_utilization(side: str) -> str:
     """Mean utilization of the GPUs polled by the same exporters as the side's engines (sidecar deployment)."""
     gpus = selector("llm_gpu_utilization_ratio", {"job": "$job"})
-    engines = selector(TARGETS, {"job": "$job", "engine_type": SIDES[side]})
+    engines = selector("llm_engine_info", scope(side))
     return f"avg({gpus} and on (job, instance) {engines})"
 
 

@@ -37,14 +37,15 @@ class Link:
     uid: str
 
 
-def _targets(queries: Sequence[Query], heatmap: bool = False) -> list[g.Target]:
+def _targets(queries: Sequence[Query], heatmap: bool = False, table: bool = False) -> list[g.Target]:
     return [
         g.Target(
             expr=q.expr,
             legendFormat=q.legend,
             refId=ascii_uppercase[i],
             datasource=DATASOURCE,
-            format="heatmap" if heatmap else "time_series",
+            format="heatmap" if heatmap else "table" if table else "time_series",
+            instant=table,
         )
         for i, q in enumerate(queries)
     ]
@@ -56,7 +57,10 @@ def _steps(steps: Steps) -> list[dict[str, object]]:
 
 def _links(links: Sequence[Link]) -> list[dict[str, str]]:
     # Opening the target's own dashboard keeps the data source and the time range.
-    query = "${datasource:queryparam}&var-target=${__field.labels.target}&${__url_time_range}"
+    query = (
+        "${datasource:queryparam}&var-target=${__field.labels.target}&var-instance=${__field.labels.instance}"
+        "&${__url_time_range}"
+    )
     return [
         {"title": f"{link.title} for ${{__field.labels.target}}", "url": f"/d/{link.uid}?{query}"} for link in links
     ]
@@ -130,6 +134,56 @@ def stat(
         textMode="name" if show_name else "auto",
         colorMode="value",
         color={"mode": "thresholds"},
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table panel: a header, a unit, and the instant query whose value fills it."""
+
+    header: str
+    unit: str
+    expr: str
+    steps: Steps = NEUTRAL
+
+
+def table(title: str, description: str, keys: Sequence[str], columns: Sequence[Column], *, height: int = 8) -> g.Table:
+    """A full-width table of instant queries joined on their `keys` labels, one column per query."""
+    refs = ascii_uppercase[: len(columns)]
+    renames = {f"Value #{ref}": column.header for ref, column in zip(refs, columns, strict=True)}
+    order = {name: i for i, name in enumerate([*keys, *renames])}
+
+    def override(column: Column) -> dict[str, object]:
+        props: list[dict[str, object]] = [{"id": "unit", "value": column.unit}]
+        if column.steps != NEUTRAL:
+            props += [
+                {"id": "thresholds", "value": {"mode": "absolute", "steps": _steps(column.steps)}},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            ]
+        return {"matcher": {"id": "byName", "options": column.header}, "properties": props}
+
+    return g.Table(
+        title=title,
+        description=description,
+        unit="none",
+        targets=_targets([Query(c.expr) for c in columns], table=True),
+        dataSource=DATASOURCE,
+        gridPos=_place(GRID_WIDTH, height),
+        overrides=[override(c) for c in columns],
+        # One row per key: merge the instant results, then keep only the keys and the value columns.
+        transformations=[
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {},
+                    "includeByName": dict.fromkeys(order, True),
+                    "indexByName": order,
+                    "renameByName": renames,
+                },
+            },
+        ],
+        sortBy=[g.TableSortByField(displayName=keys[0])],
     )
 
 

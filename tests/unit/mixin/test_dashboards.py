@@ -15,6 +15,7 @@ from grafanalib import core as g
 
 from exporter import schema
 from exporter.cli import generate
+from exporter.engines import ENGINES
 from exporter.mixin import dashboards, rules
 from exporter.mixin import settings as mixin_settings
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
@@ -111,11 +112,20 @@ TARGET_LABELS = {"job", "instance"}  # added by Prometheus, not by the exporter
 
 
 def _kept_labels(recording_expr: str, recorded: dict[str, str]) -> set[str]:
-    """The labels a recording keeps: its outermost `by (...)`, or those of the recordings it divides."""
-    node = promql_parser.parse(recording_expr)
-    if isinstance(node, promql_parser.AggregateExpr) and node.modifier.type == promql_parser.AggModifierType.By:
-        return set(node.modifier.labels)
-    return {label for name in series_names(recording_expr) for label in _kept_labels(recorded[name], recorded)}
+    """The labels a recording keeps: its outermost `by (...)`, those of its operands, or of the recordings it reads."""
+
+    def kept(node: promql_parser.Expr) -> set[str]:
+        if isinstance(node, promql_parser.AggregateExpr) and node.modifier.type == promql_parser.AggModifierType.By:
+            return set(node.modifier.labels)
+        if isinstance(node, promql_parser.BinaryExpr):
+            return kept(node.lhs) | kept(node.rhs)
+        if isinstance(node, promql_parser.ParenExpr):
+            return kept(node.expr)
+        if isinstance(node, promql_parser.VectorSelector) and node.name in recorded:
+            return _kept_labels(recorded[node.name], recorded)
+        return set()
+
+    return kept(promql_parser.parse(recording_expr))
 
 
 @pytest.mark.parametrize("stem", UIDS)
@@ -191,10 +201,11 @@ def test_datasource_is_a_variable_never_a_hard_coded_uid(stem: str) -> None:
 @pytest.mark.parametrize("stem", ENGINE_DASHBOARDS)
 def test_engine_dashboards_have_scoped_job_engine_target_model_variables(stem: str) -> None:
     variables = {v["name"]: v for v in load(stem)["templating"]["list"]}
-    assert list(variables) == ["datasource", "job", "engine_type", "target", "model"]
+    assert list(variables) == ["datasource", "job", "engine_type", "target", "instance", "model"]
     assert variables["job"]["query"] == 'label_values(llm_exporter_target_up{job="llm-exporter"}, job)'
     assert variables["engine_type"]["query"] == 'label_values(llm_exporter_target_up{job=~"$job"}, engine_type)'
-    assert "$engine_type" in variables["target"]["query"] and "$target" in variables["model"]["query"]
+    assert "$engine_type" in variables["target"]["query"] and "$target" in variables["instance"]["query"]
+    assert "$instance" in variables["model"]["query"]
     recorded = recording.names(Settings())
     for _, target in all_targets(load(stem)):
         # Recordings keep engine_type and model only: those panels are scoped by them, the rest by $job.
@@ -202,9 +213,10 @@ def test_engine_dashboards_have_scoped_job_engine_target_model_variables(stem: s
         assert scope in target["expr"], target["expr"]
 
 
-def test_engine_detail_shows_one_target_at_a_time() -> None:
-    target = next(v for v in load("engine")["templating"]["list"] if v["name"] == "target")
-    assert (target["multi"], target["includeAll"]) == (False, False)
+def test_engine_detail_shows_one_replica_at_a_time() -> None:
+    variables = {v["name"]: v for v in load("engine")["templating"]["list"]}
+    for name in ("target", "instance"):
+        assert (variables[name]["multi"], variables[name]["includeAll"]) == (False, False), name
 
 
 @pytest.mark.parametrize("stem", UIDS)
@@ -218,9 +230,12 @@ def test_every_panel_has_a_unit_and_a_description_of_healthy(stem: str) -> None:
 
 @pytest.mark.parametrize("stem", UIDS)
 def test_ranges_use_rate_interval_or_the_dashboard_range(stem: str) -> None:
+    # Annotations look for restarts and rollouts over the lifecycle window: a model load outlasts a rate interval.
+    lifecycle = Settings().dashboards.lifecycle_window
     for title, target in all_targets(load(stem)):
         windows = set(re.findall(r"\[([^\]]+)\]", target["expr"]))
-        assert windows <= {"$__rate_interval", "$__range"}, f"{title}: {windows}"
+        allowed = {"$__rate_interval", "$__range"} | ({lifecycle} if title.startswith("annotation:") else set())
+        assert windows <= allowed, f"{title}: {windows}"
 
 
 def _denominators(expr: str) -> list[str]:
@@ -266,7 +281,7 @@ def test_modern_schema_and_panels(stem: str) -> None:
     assert dashboard["schemaVersion"] >= 39
     assert "rows" not in dashboard
     types = {panel["type"] for panel in dashboard["panels"]}
-    assert types <= {"row", "stat", "timeseries", "heatmap"}, types
+    assert types <= {"row", "stat", "timeseries", "heatmap", "table"}, types
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert ids == list(range(1, len(ids) + 1))
 
@@ -440,7 +455,7 @@ def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib
     custom.write_text(
         "selectors: {engine: 'job=\"inference\"', gpu: 'job=\"dcgm\"'}\nqueue: {waiting: 8}\n"
         "kv_cache: {usage_ratio: 0.97, warning_ratio: 0.8}\n"
-        "slo: {error_ratio_warning: 0.02, error_ratio_critical: 0.1}\n"
+        "slo: {availability_objective: 0.99, ttft_objective: 0.95}\n"
         "aggregation: {rate_window: 2m}\navailability: {engine_down_for: 1m30s}\n"
     )
     settings = mixin_settings.load(custom)
@@ -453,7 +468,10 @@ def test_settings_shape_the_dashboards_as_they_shape_the_rules(tmp_path: pathlib
     assert marks("Requests waiting") == [None, 1, 8]
     assert marks("KV cache used (max)") == [None, 0.8, 0.97]
     assert "Healthy: below 80 %;" in stats["KV cache used (max)"]["description"]
-    assert marks("Error ratio") == [None, 0.02, 0.1]
+    # Orange at the availability budget, red where the slowest page (6x over 6h and 30m) fires.
+    assert marks("Error ratio") == [None, 0.01, 0.06]
+    assert marks("TTFT p95 (worst model)") == [None, 2.5]
+    assert marks("Availability SLI (1h, worst model)") == [None, 0.99]
     requests = stats["Requests / s"]["targets"][0]["expr"]
     assert requests.startswith("sum(model_finish_reason:llm_requests_finished:rate2m{")
     job = next(v for v in overview["templating"]["list"] if v["name"] == "job")
@@ -483,3 +501,127 @@ def test_generate_all_applies_one_settings_file_to_rules_dashboards_and_manifest
     overview = json.loads((tmp_path / "dashboards" / "overview.json").read_text())
     waiting = next(p for p in dashboards.panels(overview) if p["title"] == "Requests waiting")
     assert waiting["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"color": "red", "value": 8}
+
+
+# --- replicas, SLOs and lifecycle (issue 15) ---------------------------------------------------------------
+
+UP_STYLE = {"llm_exporter_target_up", "llm_exporter_target_state", "llm_exporter_last_success_timestamp_seconds"}
+
+
+def _aggregations(expr: str) -> list[tuple[str, set[str]]]:
+    """(operator, series read inside) for every aggregation of an expression."""
+    found: list[tuple[str, set[str]]] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.AggregateExpr):
+            found.append((str(node.op), series_names(node.prettify())))
+
+    promql_parser.walk(promql_parser.parse(interpolate(expr, ALL_VALUES)), visit)
+    return found
+
+
+@pytest.mark.parametrize("stem", ENGINE_DASHBOARDS)
+def test_up_style_signals_take_the_lowest_replica_never_the_highest(stem: str) -> None:
+    checked = 0
+    for title, target in all_targets(load(stem)):
+        for op, read in _aggregations(target["expr"]):
+            if read & UP_STYLE:
+                checked += 1
+                assert op in {"min", "sum", "count"}, f"{stem}/{title}: {op} hides a dead replica"
+    assert checked
+
+
+def test_per_replica_panels_split_by_target_and_instance() -> None:
+    for stem in ENGINE_DASHBOARDS:
+        for panel in dashboards.panels(load(stem)):
+            for target in panel["targets"]:
+                if "{{target}}" in target["legendFormat"]:
+                    assert (
+                        "by (target, instance)" in target["expr"] or "by (job, target, instance)" in target["expr"]
+                    ), f"{stem}/{panel['title']}"
+                    assert "{{instance}}" in target["legendFormat"]
+
+
+def test_data_links_carry_the_replica() -> None:
+    links = [link for stem in ENGINE_DASHBOARDS for p in dashboards.panels(load(stem))
+             for link in p["fieldConfig"]["defaults"].get("links", [])]  # fmt: skip
+    assert links and all("var-instance=${__field.labels.instance}" in link["url"] for link in links)
+
+
+def test_overview_has_a_per_model_table_of_replicas_traffic_latency_queue_and_kv() -> None:
+    (models,) = [p for p in dashboards.panels(load("overview")) if p["type"] == "table"]
+    renames = models["transformations"][1]["options"]["renameByName"]
+    assert list(renames.values()) == [
+        "Ready", "Loading", "Down", "Seen in range", "Gone", "Requests / s", "TTFT p95", "TPOT p95", "Waiting",
+        "KV used (max)",
+    ]  # fmt: skip
+    order = models["transformations"][1]["options"]["indexByName"]
+    assert (order["model"], order["engine_type"]) == (0, 1)
+    for target in models["targets"]:
+        assert (target["format"], target["instant"]) == ("table", True)
+        assert re.match(
+            r"(sum|count|max|histogram_quantile\(0.95, sum) by \((le, )?engine_type, model\)", target["expr"]
+        )
+    states = [t["expr"] for t in models["targets"][:3]]
+    assert [re.search(r'state=~"(\w+)"', e).group(1) for e in states] == ["ready", "loading", "down"]
+    # Replicas that vanished from discovery are found from what was seen in the range, not from up-style series.
+    assert (
+        "last_over_time(llm_engine_info{" in models["targets"][4]["expr"]
+        and "unless on" in models["targets"][4]["expr"]
+    )
+
+
+def test_overview_shows_sli_attainment_and_burn_from_the_slo_recordings() -> None:
+    settings = Settings()
+    window = max(settings.slo.burn_windows, key=lambda w: w.factor).long
+    panels = {p["title"]: p for p in dashboards.panels(load("overview"))}
+    for sli, title in (("ttft", "TTFT"), ("tpot", "TPOT"), ("errors", "Availability")):
+        tile = panels[f"{title} SLI ({window}, worst model)"]
+        assert tile["targets"][0]["expr"].startswith(f"1 - max({recording.slo_name(sli, window)}{{")
+    burn = panels[f"Error-budget burn rate ({window})"]
+    assert {series_names(t["expr"]).pop() for t in burn["targets"]} == {
+        recording.slo_name(sli, window) for sli in recording.SLO_SLIS
+    }
+    page = min(w.factor for w in settings.slo.burn_windows if w.severity == "critical")
+    assert burn["fieldConfig"]["defaults"]["thresholds"]["steps"][-1] == {"color": "red", "value": page}
+    queue = panels["Queue time p99 (worst model)"]["targets"][0]["expr"]
+    assert queue.startswith("max(histogram_quantile(0.99, sum by (le, engine_type, model) (rate(")
+
+
+def test_latency_tiles_show_the_quantile_the_slo_bounds() -> None:
+    titles = {p["title"] for p in dashboards.panels(load("overview"))}
+    assert {"TTFT p99 (worst model)", "TPOT p99 (worst model)"} <= titles
+
+
+def test_annotations_catch_model_loads_restarts_new_replicas_and_rollouts() -> None:
+    window = Settings().dashboards.lifecycle_window
+    for stem in ENGINE_DASHBOARDS:
+        marks = {a["name"]: a["expr"] for a in load(stem)["annotations"]["list"]}
+        assert 'state=~"loading"' in marks["Model loading"]
+        assert (
+            "resets(llm_prompt_tokens_total{" in marks["Engine restarts"] and f"[{window}]" in marks["Engine restarts"]
+        )
+        assert "unless llm_exporter_target_up{" in marks["New replicas"] and f"offset {window}" in marks["New replicas"]
+        assert "count by (engine_type, model, version) (llm_engine_info{" in marks["Rollouts"]
+        assert 'state=~"down"' in marks["Targets down"]
+
+
+def test_a_family_an_engine_does_not_report_is_named_in_the_no_value_text() -> None:
+    def lacking(*families: str) -> list[str]:
+        return [e for e, table in ENGINES.items() if not {row.unified for row in table.rows} >= set(families)]
+
+    ttft = "gen_ai_server_time_to_first_token_seconds"
+    assert "tgi" in lacking(ttft)  # the engine this is about: TGI reports no TTFT
+    cases = {
+        ("overview", "TTFT p99 (worst model)"): f"no traffic; {', '.join(lacking(ttft))} do not report this",
+        ("engine", "Time to first token"): f"No data; {', '.join(lacking(ttft))} do not report this",
+        ("kv-cache", "KV tokens in use by target"): "No data; {} do not report this".format(
+            ", ".join(lacking("llm_kv_cache_usage_ratio", "llm_kv_cache_capacity_tokens"))
+        ),
+    }
+    for (stem, title), text in cases.items():
+        panel = next(p for p in dashboards.panels(load(stem)) if p["title"] == title)
+        assert panel["fieldConfig"]["defaults"]["noValue"] == text, title
+    # Self-metrics are the exporter's own: every engine has them, so their panels name no engine.
+    poll = next(p for p in dashboards.panels(load("engine")) if p["title"] == "Poll up")
+    assert poll["fieldConfig"]["defaults"]["noValue"] == "no data"
