@@ -34,13 +34,21 @@ def test_check_rules_accepts_the_rule_file() -> None:
 def test_there_is_a_test_file_per_alert_family() -> None:
     assert [p.stem for p in TEST_FILES] == [
         "availability",
+        "errors",
         "gpu",
         "kv_cache",
+        "kv_hpa",
+        "lifecycle",
         "preemption",
         "prefix_cache",
+        "prefix_rollout",
         "queue",
+        "queue_pressure",
         "recording",
+        "replicas",
         "slo",
+        "slo_engines",
+        "stalled",
     ]
 
 

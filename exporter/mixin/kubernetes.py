@@ -15,6 +15,8 @@ from typing import Any
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
 from exporter.mixin import dashboards, yamlfile
+from exporter.mixin.promql import number
+from exporter.mixin.settings import Settings
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
@@ -32,8 +34,6 @@ ENGINE_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 ENGINE_PORT = 8000
 
 QUEUE_METRIC = "llm_requests_waiting"
-# Waiting requests per pod the HPA aims for: the TGI guide's 10 per pod on tgi_queue_size, now engine-neutral.
-QUEUE_TARGET_PER_POD = "10"
 
 FILES = {
     "vllm.yaml": "A vLLM Deployment and Service with llm-exporter as a native sidecar (Kubernetes >= 1.29).",
@@ -149,8 +149,8 @@ def pod_monitor() -> dict[str, Any]:
     }
 
 
-def hpa() -> dict[str, Any]:
-    """An HPA keeping the average number of waiting requests per pod at the target, for any engine."""
+def hpa(settings: Settings) -> dict[str, Any]:
+    """An HPA keeping the average number of waiting requests per pod at hpa.waiting_per_replica, for any engine."""
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -162,7 +162,8 @@ def hpa() -> dict[str, Any]:
             "metrics": [{
                 "type": "Pods",
                 "pods": {"metric": {"name": QUEUE_METRIC},
-                         "target": {"type": "AverageValue", "averageValue": QUEUE_TARGET_PER_POD}},
+                         "target": {"type": "AverageValue", # The same number LLMHPAMaxedOut compares the queue with.
+                         "averageValue": number(settings.hpa.waiting_per_replica)}},
             }],
             "behavior": {
                 # A new engine pod needs minutes to load its model: scale up at once, scale down only after
@@ -210,23 +211,24 @@ def _dump(name: str, *documents: dict[str, Any]) -> str:
     return yamlfile.dumps(*documents, header=_header(name))
 
 
-def render(prometheus_rule: str) -> dict[str, str]:
+def render(prometheus_rule: str, settings: Settings | None = None) -> dict[str, str]:
     """Every manifest's file name and text, given the text of the PrometheusRule the rule generator wrote."""
+    settings = settings or Settings()
     return {
         "vllm.yaml": _dump("vllm.yaml", deployment(), service()),
         "podmonitor.yaml": _dump("podmonitor.yaml", pod_monitor()),
         "prometheusrule.yaml": _header("prometheusrule.yaml") + prometheus_rule,
-        "hpa.yaml": _dump("hpa.yaml", hpa()),
+        "hpa.yaml": _dump("hpa.yaml", hpa(settings)),
         "prometheus-adapter-values.yaml": _dump("prometheus-adapter-values.yaml", adapter_values()),
         "kustomization.yaml": _dump("kustomization.yaml", kustomization()),
     }
 
 
-def write(out_dir: Path, prometheus_rule: str) -> list[Path]:
+def write(out_dir: Path, prometheus_rule: str, settings: Settings | None = None) -> list[Path]:
     """Write the manifests into out_dir (deploy/kubernetes by default); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render(prometheus_rule).items():
+    for name, text in render(prometheus_rule, settings).items():
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
