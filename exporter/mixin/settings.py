@@ -390,8 +390,10 @@ def _key(f: dataclasses.Field[Any]) -> str:
 def _check_scalar(value: Any, default: Any, where: str, problems: list[str]) -> Any:
     if isinstance(default, bool) and isinstance(value, bool):
         return value
-    if isinstance(default, bool) or isinstance(value, bool):
+    if isinstance(value, bool):
         problems.append(f"{where}: booleans are not settings here")
+    elif isinstance(default, bool):
+        problems.append(f"{where}: must be bool, got {type(value).__name__}")
     elif isinstance(default, float) and isinstance(value, (int, float)):
         return float(value)
     elif isinstance(default, int) and isinstance(value, int):

@@ -12,7 +12,7 @@ from typing import Any
 from exporter import schema
 from exporter.mixin import yamlfile
 from exporter.mixin.promql import check_names
-from exporter.mixin.rules import engine, gpu, recording, slo
+from exporter.mixin.rules import engine, engines, gpu, recording, slo
 from exporter.mixin.rules.model import Group
 from exporter.mixin.settings import Settings, SettingsError, load, render_defaults
 
@@ -32,6 +32,12 @@ def _check_buckets(settings: Settings) -> None:
     ):
         if value not in bounds:
             problems.append(f"{what}: {value} is not a bucket bound ({', '.join(map(str, bounds))})")
+    # Per engine as well: every SLI's problems at once, not the first SLI's only.
+    for sli in engines.SLI_HISTOGRAMS:
+        try:
+            engines.resolve(settings, sli)
+        except SettingsError as error:
+            problems.append(str(error))
     if problems:
         raise SettingsError("\n".join(problems))
 
