@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from exporter import engines as engine_tables
-from exporter.mixin import kubernetes, rules
+from exporter.mixin import docs, kubernetes, rules
 from exporter.mixin.rules import engines
 from exporter.mixin.settings import Settings, SettingsError, load
 
@@ -129,3 +129,18 @@ def test_new_settings_are_type_checked(tmp_path: Path) -> None:
         f"{path}:1: slo.engine_bounds.nosuch: unknown engine type (known: {', '.join(engine_tables.ENGINES)})",
         f"{path}:2: availability.exporter_down_severity: must be one of critical, warning, info, got 'page'",
     ]
+
+
+def test_the_error_taxonomy_says_what_the_error_ratio_counts() -> None:
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip() for line in docs.error_taxonomy()
+            if line.startswith("| `")}
+    assert rows["error"] == "bad" and rows["abort"] == "bad on sglang; good elsewhere"
+    assert rows["rejected"] == "excluded (neither good nor bad)" and rows["unknown"] == "good"
+    rejected = next(line for line in docs.error_taxonomy() if "`rejected`" in line)
+    assert 'tgi_request_failure{err="validation"}' in rejected
+
+
+def test_metrics_md_lists_how_each_engine_is_judged_per_sli() -> None:
+    table = [line for line in docs.slo_bounds() if line.startswith("| ttft") or line.startswith("| tpot")]
+    assert table[0].endswith("| 2.5s | vllm, trtllm | sglang: 2s | triton, dynamo (`LLMTTFTSlow`) | tgi, llamacpp |")
+    assert "| tgi (`LLMTPOTSlow`) |" in table[1]

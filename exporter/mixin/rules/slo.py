@@ -137,14 +137,15 @@ def _own_bounds(settings: Settings, sli: str) -> str:
     )
 
 
-_FALLBACK_TEXT = {"ttft": ("LLMTTFTSlow", "first token"), "tpot": ("LLMTPOTSlow", "time per output token")}
+# sli -> (the fallback alert, what its description calls the SLI)
+FALLBACK_ALERTS = {"ttft": ("LLMTTFTSlow", "first token"), "tpot": ("LLMTPOTSlow", "time per output token")}
 
 
 def fallback(settings: Settings) -> list[Rule]:
     """p99 checks for the engines whose histogram has no usable bound at the objective (quantile_fallback)."""
     slo_s, rules = settings.slo, []
     model_by, model = model_labels(settings.aggregation), on(model_labels(settings.aggregation))
-    for sli, (name, what) in _FALLBACK_TEXT.items():
+    for sli, (name, what) in FALLBACK_ALERTS.items():
         r = engines.resolve(settings, sli)
         if not r.fallback:
             continue
