@@ -54,10 +54,10 @@ _ENGINE_DOWN_RUNBOOK = Runbook(
 _STALLED_RUNBOOK = Runbook(
     meaning=(
         "The engine holds requests yet makes no progress. On engines whose token counter moves every scheduler "
-        "step (label `token_counters` absent): requests waited or ran and no token was generated in 5m. On "
-        "engines that count tokens only when a request completes (`token_counters=\"per_completion\"`: SGLang, "
-        "TGI, llama.cpp): requests waited for the whole 15m while none finished and none left the queue, so long "
-        "generations alone never fire it."
+        f"step ({engines.per_step_token_engines().replace('|', ', ')}; label `token_counters` absent): requests "
+        "waited or ran and no token was generated in 5m. On every other engine, which counts tokens only when a "
+        "request completes (`token_counters=\"per_completion\"`): requests waited for the whole 15m while none "
+        "finished and none left the queue, so long generations alone never fire it."
     ),
     impact="The engine accepts work and answers nothing: clients hang until they time out.",
     diagnose=(

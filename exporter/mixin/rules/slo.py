@@ -12,7 +12,10 @@ _SLO_INTRO = (
     "The burn-rate alerts follow the multi-window, multi-burn-rate method of the Google SRE workbook: each fires "
     "when both a long and a short window burn the error budget faster than a factor (14.4× over 1h and 5m, 6× over "
     "6h and 30m page; 3× over 1d and 2h, 1× over 3d and 6h open a ticket). Labels `long` and `short` name the "
-    "windows."
+    "windows. A model must also have served `slo.min_requests` (100) requests in the long window, so a few slow "
+    "requests of a quiet model never page (the workbook's low-traffic advice). Engines whose histogram lacks the "
+    "objective's bucket bound are judged at `slo.engine_bounds` or by the p99 alerts LLMTTFTSlow/LLMTPOTSlow; "
+    "docs/METRICS.md lists which engine is judged how."
 )
 # sli -> (alert name infix, budget words, runbook)
 _SLI_TEXT = {
@@ -31,7 +34,8 @@ _SLI_TEXT = {
             ),
             fix=(
                 "Capacity (replicas), chunked prefill settings, prefix reuse; or adjust the objective "
-                "to what the model can deliver (`slo.ttft_seconds` must be a bucket bound)."
+                "to what the model can deliver (`slo.ttft_seconds` must be a bucket bound; SGLang 0.5 is judged at its "
+                "2s bound, `slo.engine_bounds`)."
             ),
         ),
     ),
@@ -59,8 +63,10 @@ _SLI_TEXT = {
         "availability",
         Runbook(
             meaning=(
-                "More requests than the objective allows (default: 0.1 %) finish with an error finish "
-                "reason (setting `slo.error_finish_reasons`, default `error`)."
+                "More requests than the objective allows (default: 0.1 %) finish with one of the engine's "
+                "failure reasons: `error` everywhere, `abort` too on SGLang (its only failure signal); the "
+                "engine tables' `failure_reasons` plus `slo.error_finish_reasons`. The client's own invalid "
+                "requests (`rejected`, TGI's validation errors) are left out (docs/METRICS.md, error taxonomy)."
             ),
             impact="Users get failures.",
             diagnose=(
@@ -177,9 +183,8 @@ def fallback(settings: Settings) -> list[Rule]:
                     impact=_SLI_TEXT[sli][2].impact,
                     diagnose=_SLI_TEXT[sli][2].diagnose,
                     fix=(
-                        _SLI_TEXT[sli][2].fix.split(";")[0]
-                        + "; or set `slo.engine_bounds.<engine>` to one of the engine's bounds (docs/METRICS.md) "
-                        "to get burn-rate alerts instead."
+                        f"As for LLM{_SLI_TEXT[sli][0]}BudgetBurn. To judge the engine by burn rate instead, set "
+                        "`slo.engine_bounds.<engine>` to one of its bucket bounds (docs/METRICS.md)."
                     ),
                 ),
             )
@@ -194,7 +199,7 @@ def not_evaluable(settings: Settings) -> list[Rule]:
     # Every engine counts prompt tokens: traffic without them is no traffic at all.
     prompts = selector(sample("llm_prompt_tokens_total"), settings.selectors.engine)
     traffic = f"sum {by(model_labels(a))} (rate({prompts}[{slo_s.not_evaluable_for}])) > 0"
-    rules = []
+    rules, runbook = [], _not_evaluable_runbook(settings)
     for sli in ("ttft", "tpot", "errors"):
         expr = f"{traffic}\nunless {model}\n{slo_name(sli, slo_s.burn_windows[0].long)}"
         if sli != "errors" and (fallen := engines.resolve(settings, sli).fallback):
@@ -212,29 +217,33 @@ def not_evaluable(settings: Settings) -> list[Rule]:
                 description=MODEL_TEXT + f" served traffic for {slo_s.not_evaluable_for} but its {sli} SLI has no "
                 "data: the engine does not report the histogram/counter it needs, or the SLO bound is not one of "
                 "its bucket bounds. Its burn-rate alerts cannot fire.",
-                runbook=_NOT_EVALUABLE_RUNBOOK,
+                runbook=runbook,
             )
         )
     return rules
 
 
-_NOT_EVALUABLE_RUNBOOK = Runbook(
-    meaning=(
-        "A model served prompt tokens for 1h (`slo.not_evaluable_for`), yet the SLI named by the `sli` label "
-        "(ttft, tpot, errors) has no recording and no quantile fallback covers it: its burn-rate alerts cannot "
-        "fire. With the engine tables of this release: TGI and llama.cpp report no TTFT histogram, llama.cpp no "
-        "TPOT histogram and no finished-request counter, Dynamo's frontend no TPOT histogram."
-    ),
-    impact="That objective is not watched for this model. Informational: nothing is broken.",
-    diagnose=(
-        "docs/METRICS.md lists per engine which series it reports; an engine version older than its table may "
-        "lack one; `slo.engine_bounds` may name a bound the running version does not have."
-    ),
-    fix=(
-        "Upgrade the engine to a version reporting the series, watch the objective another way (a gateway's "
-        "latency), or silence this alert for the engine and SLI you accept not to watch."
-    ),
-)
+def _not_evaluable_runbook(settings: Settings) -> Runbook:
+    absent = {sli: engines.resolve(settings, sli).not_evaluable for sli in engines.SLI_HISTOGRAMS}
+    return Runbook(
+        meaning=(
+            "A model served prompt tokens for 1h (`slo.not_evaluable_for`), yet the SLI named by the `sli` label "
+            "(ttft, tpot, errors) has no recording and no quantile fallback covers it: its burn-rate alerts cannot "
+            "fire. By the engine tables of this release, no TTFT histogram: "
+            f"{', '.join(absent['ttft'])}; no TPOT histogram: {', '.join(absent['tpot'])}; and an engine without "
+            "a finished-request counter has no errors SLI (docs/METRICS.md)."
+        ),
+        impact="That objective is not watched for this model. Informational: nothing is broken.",
+        diagnose=(
+            "docs/METRICS.md lists per engine which series it reports and how each SLI is judged; an engine "
+            "version older than its table may lack one; `slo.engine_bounds` may name a bound the running version "
+            "does not have."
+        ),
+        fix=(
+            "Upgrade the engine to a version reporting the series, watch the objective another way (a gateway's "
+            "latency), or silence this alert for the engine and SLI you accept not to watch."
+        ),
+    )
 
 
 def groups(settings: Settings) -> list[Group]:
