@@ -200,12 +200,18 @@ def _replicas(settings: Settings) -> list[Rule]:
             f"count {model} (\n  max {per_target} ({info})\n  and {on(target)}\n  ({up} == 1)\n)",
         ),
         # Neither ready nor loading: the engine is down, or the exporter cannot be scraped (no state at all).
-        record(replicas_name("down"), f"count {model} (\n(\n{known}\n)\nunless {on(target)}\n({state} == 1)\n)"),
+        # Zero rather than absent when none is, so "0 down" reads as an answer, not as missing data.
+        record(
+            replicas_name("down"),
+            f"count {model} (\n(\n{known}\n)\nunless {on(target)}\n({state} == 1)\n)\n"
+            f"or\n{replicas_name('known')} * 0",
+        ),
         # Warming: not up at some point of the warmup, or younger than it (no sample a warmup ago).
         record(
             replicas_name("warming"),
             f"count {model} (\n  max {per_target} ({info})\n  and {on(target)}\n  (\n"
-            f"    min_over_time({up}[{warmup}]) == 0\n    or\n    ({up} unless {up} offset {warmup})\n  )\n)",
+            f"    min_over_time({up}[{warmup}]) == 0\n    or\n    ({up} unless {up} offset {warmup})\n  )\n)\n"
+            f"or\n{replicas_name('ready')} * 0",
         ),
     ]
 
