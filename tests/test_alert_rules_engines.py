@@ -144,3 +144,11 @@ def test_metrics_md_lists_how_each_engine_is_judged_per_sli() -> None:
     table = [line for line in docs.slo_bounds() if line.startswith("| ttft") or line.startswith("| tpot")]
     assert table[0].endswith("| 2.5s | vllm, trtllm | sglang: 2s | triton, dynamo (`LLMTTFTSlow`) | tgi, llamacpp |")
     assert "| tgi (`LLMTPOTSlow`) |" in table[1]
+
+
+def test_dashboards_read_the_replica_counts_by_symbol() -> None:
+    recorded = rules.recording.Recorded(Settings())
+    assert recorded.replicas("down") == "model:llm_replicas_down:count"
+    assert {recorded.replicas(s) for s in rules.recording.REPLICA_STATES} <= rules.recording.names(Settings())
+    with pytest.raises(ValueError, match="gone is not one of known, ready, down, warming"):
+        recorded.replicas("gone")

@@ -33,6 +33,8 @@ RATE_COUNTERS = (
 SUMMED_GAUGES = ("llm_requests_waiting",)
 
 SLO_SLIS = ("ttft", "tpot", "errors")
+# States a model's replicas are counted in (model:llm_replicas_<state>:count).
+REPLICA_STATES = ("known", "ready", "down", "warming")
 
 
 
@@ -141,6 +143,10 @@ class Recorded:
             raise ValueError(f"{gauge} has no per-model sum recording (SUMMED_GAUGES)")
         return f"model:{gauge}:sum"
 
+    def replicas(self, state: str) -> str:
+        """Per-model count of replicas in one of REPLICA_STATES (known: served within replicas.lookback)."""
+        return replicas_name(state)
+
     @property
     def finished(self) -> str:
         """Per-model rate of finished requests, kept by finish_reason."""
@@ -174,7 +180,9 @@ def slo_windows(settings: Settings) -> list[str]:
 
 
 def replicas_name(state: str) -> str:
-    """Recorded name of a model's count of replicas in one state (known, ready, down, warming)."""
+    """Recorded name of a model's count of replicas in one of REPLICA_STATES."""
+    if state not in REPLICA_STATES:
+        raise ValueError(f"{state} is not one of {', '.join(REPLICA_STATES)}")
     return f"model:llm_replicas_{state}:count"
 
 
