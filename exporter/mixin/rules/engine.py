@@ -76,8 +76,7 @@ _STALLED_RUNBOOK = Runbook(
 def availability(settings: Settings) -> list[Rule]:
     """Exporter down, exporter metrics absent, engine down, replicas down or missing, engine stalled."""
     s, r, out = settings.availability, settings.replicas, settings.output
-    labels = target_labels(settings.aggregation)
-    target = on(labels)
+    target = on(target_labels(settings.aggregation))
     per_step = engines.per_step_token_engines()
     step, completion = f'engine_type=~"{per_step}"', f'engine_type!~"{per_step}"'
     waiting = _per_target(settings, "sum", _engine(settings, "llm_requests_waiting", step))
@@ -88,7 +87,6 @@ def availability(settings: Settings) -> list[Rule]:
     window = s.completion_stalled_window
     state = "llm_exporter_target_state"
     grace = s.startup_grace
-    # Loading throughout the grace and already loading a grace ago: a restart inside it starts the clock again.
     down = _engine(settings, state, 'state="down"')
     loading = _engine(settings, state, 'state="loading"')
     # Loading throughout the grace and already loading a grace ago: a restart inside it starts the clock again.

@@ -79,7 +79,7 @@ _SLI_TEXT = {
 }
 
 
-def _count(settings: Settings, sli: str) -> str:
+def _count(sli: str) -> str:
     """The counter of an SLI's valid events: requests observed by its histogram, or finished requests."""
     if sli == "errors":
         return sample("llm_requests_finished_total")
@@ -89,7 +89,7 @@ def _count(settings: Settings, sli: str) -> str:
 def _requests(settings: Settings, sli: str, window: str, *matchers: str) -> str:
     """Per model, the SLI's events in window."""
     model = by(model_labels(settings.aggregation))
-    return f"sum {model} (increase({selector(_count(settings, sli), settings.selectors.engine, *matchers)}[{window}]))"
+    return f"sum {model} (increase({selector(_count(sli), settings.selectors.engine, *matchers)}[{window}]))"
 
 
 def slo(settings: Settings) -> list[Rule]:
@@ -203,7 +203,7 @@ def not_evaluable(settings: Settings) -> list[Rule]:
     for sli in ("ttft", "tpot", "errors"):
         expr = f"{traffic}\nunless {model}\n{slo_name(sli, slo_s.burn_windows[0].long)}"
         if sli != "errors" and (fallen := engines.resolve(settings, sli).fallback):
-            count = selector(_count(settings, sli), settings.selectors.engine, engines.engine_matcher(fallen))
+            count = selector(_count(sli), settings.selectors.engine, engines.engine_matcher(fallen))
             expr += f"\nunless {model}\nsum {by(model_labels(a))} (rate({count}[{slo_s.not_evaluable_for}])) > 0"
         rules.append(
             make_alert(
