@@ -109,8 +109,8 @@ class Availability:
     )
     engine_down_for: str = why(
         "2m",
-        "How long the engine's /metrics may fail before paging; raise it if model "
-        "loading after a restart takes longer.",
+        "How long a target that served may be down (polls failing, not loading) before LLMEngineDown warns; "
+        "loading targets wait for startup_grace instead.",
     )
     stalled_window: str = why(
         "5m",
@@ -209,12 +209,12 @@ class Hpa:
 
 @dataclass(frozen=True)
 class KVCache:
-    """KV-cache saturation, alerted only when it has consequences (a queue or preemptions)."""
+    """KV-cache saturation, alerted only when it has consequences (preemptions or a long queue time)."""
 
     usage_ratio: float = why(
         0.95,
         "KV usage counted as saturated, and where KV panels turn red; near 100 % is normal under load, so the alert "
-        "also needs waiting requests or preemptions.",
+        "also needs preemptions or a queue-time quantile above queue.queue_time_seconds.",
     )
     warning_ratio: float = why(
         0.9, "KV usage where KV panels turn orange (vLLM's own dashboard warns at 90 %); dashboards only."
