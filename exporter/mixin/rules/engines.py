@@ -44,6 +44,11 @@ def _has(bounds: tuple[float, ...], value: float) -> bool:
     return any(math.isclose(b, value, rel_tol=1e-9) for b in bounds)
 
 
+def _missing(engine: str, histogram: str) -> str:
+    """Why an engine lists no bounds: it does not report the histogram, or its bounds are the user's to choose."""
+    return "bounds not declared" if _reports(engine, histogram) else "not reported"
+
+
 def _spelt(bounds: tuple[float, ...]) -> str:
     return ", ".join(f"{b:g}" for b in bounds)
 
@@ -63,7 +68,7 @@ def resolve(settings: Settings, sli: str) -> Resolution:
             if not _has(bounds, override):
                 problems.append(
                     f"slo.engine_bounds.{engine}.{key}={override:g} is not a bucket bound of {engine}'s "
-                    f"{histogram} ({_spelt(bounds) or 'not reported'})"
+                    f"{histogram} ({_spelt(bounds) or _missing(engine, histogram)})"
                 )
             elif not math.isclose(override, bound):
                 own[engine] = override
@@ -77,8 +82,8 @@ def resolve(settings: Settings, sli: str) -> Resolution:
             else:
                 problems.append(
                     f"slo.{key}={bound:g} is not a bucket bound of {engine}'s {histogram} "
-                    f"({_spelt(bounds) or 'bounds not declared'}): set slo.engine_bounds.{engine}.{key} to one of "
-                    "them or slo.quantile_fallback: true"
+                    f"({_spelt(bounds) or _missing(engine, histogram)}): set slo.engine_bounds.{engine}.{key} "
+                    "to one of them or slo.quantile_fallback: true"
                 )
     if problems:
         raise SettingsError("\n".join(problems))
