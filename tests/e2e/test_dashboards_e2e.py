@@ -27,14 +27,14 @@ from exporter.mixin import dashboards, rules
 from exporter.mixin.promql import series_names
 from exporter.mixin.rules import recording
 from exporter.mixin.settings import Settings
-from tests.harness.engines import EngineServer
-from tests.harness.exporter import ExporterProcess
-from tests.harness.nvml import skip_without_nvml
-from tests.harness.ports import free_port
-from tests.harness.prometheus import PrometheusServer
-from tests.harness.replay import ReplayServer
-from tests.harness.traffic import send_completions
-from tests.test_dashboards import ALL_VALUES, interpolate
+from tests.support.engines import EngineServer
+from tests.support.exporter import ExporterProcess
+from tests.support.nvml import skip_without_nvml
+from tests.support.ports import free_port
+from tests.support.prometheus import PrometheusServer
+from tests.support.replay import ReplayServer
+from tests.support.traffic import send_completions
+from tests.unit.mixin.test_dashboards import ALL_VALUES, interpolate
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "engines"

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.harness.exporter import ExporterProcess
-from tests.harness.prometheus import AlertmanagerServer, PrometheusServer
-from tests.harness.replay import ReplayServer
+from tests.support.exporter import ExporterProcess
+from tests.support.prometheus import AlertmanagerServer, PrometheusServer
+from tests.support.replay import ReplayServer
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose"

@@ -16,15 +16,13 @@ import httpx
 import pytest
 from prometheus_client.samples import Sample
 
-from tests.harness.engines import EngineServer
-from tests.harness.exporter import ExporterProcess
-from tests.harness.exposition import scrape, select, total
-from tests.harness.live import Observed, observe
-from tests.harness.llamacpp import SERVED_MODEL, SLOTS
-from tests.harness.process import running
-from tests.harness.traffic import build_prompts
-
-pytestmark = pytest.mark.e2e
+from tests.support.engines import EngineServer
+from tests.support.exporter import ExporterProcess
+from tests.support.exposition import scrape, select, total
+from tests.support.live import Observed, observe
+from tests.support.llamacpp import SERVED_MODEL, SLOTS
+from tests.support.process import running
+from tests.support.traffic import build_prompts
 
 # llama.cpp sample -> unified sample; each pair must carry the same value.
 MAPPED = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.engine_stub import EngineStub, respond
-from tests.pki import PASSWORD, Exporter, make_pki, web_config
+from tests.support.http_server import EngineStub, respond
+from tests.support.pki import PASSWORD, Exporter, make_pki, web_config
 
 VLLM = (Path(__file__).parents[1] / "fixtures" / "engines" / "vllm-0.32.0-cpu-live.prom").read_bytes()
 

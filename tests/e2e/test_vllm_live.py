@@ -7,12 +7,10 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.samples import Sample
 
-from tests.harness.engines import EngineServer
-from tests.harness.exposition import cumulative_buckets, total
-from tests.harness.live import Observed, observed_after_traffic
-from tests.harness.traffic import TrafficResult
-
-pytestmark = pytest.mark.e2e
+from tests.support.engines import EngineServer
+from tests.support.exposition import cumulative_buckets, total
+from tests.support.live import Observed, observed_after_traffic
+from tests.support.traffic import TrafficResult
 
 TTFT = "gen_ai_server_time_to_first_token_seconds"
 # vLLM sample -> unified sample; each pair must carry the same value.

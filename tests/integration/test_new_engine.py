@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 REPO = Path(__file__).resolve().parents[2]
 
 TABLE = '''"""toy: a throw-away engine for the add-an-engine test (names invented, shaped like vLLM's)."""

@@ -1,0 +1,110 @@
+"""The command line: run, check-config, probe and --help, as a user would call them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.http_server import EngineStub, respond, stall
+from tests.support.ports import free_port
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "engines"
+VLLM = (FIXTURES / "vllm-0.32.0-cpu-live.prom").read_bytes()
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "exporter", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_help_explains_flags_and_subcommands():
+    done = _cli("--help")
+    assert done.returncode == 0
+    for word in ("--target", "--config.file", "--web.listen-address", "check-config", "probe", "generate"):
+        assert word in done.stdout
+
+
+def test_check_config_reports_all_problems(tmp_path):
+    path = tmp_path / "exporter.yml"
+    path.write_text("targets:\n  - url: http://127.0.0.1:8000\n    interval: fast\n  - name: x\n")
+    done = _cli("check-config", str(path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{path}:3: targets[0].interval: must be a duration like \"5s\", got 'fast'",
+        f"{path}:4: targets[1].url: is required"]
+
+
+def test_check_config_ok(tmp_path):
+    path = tmp_path / "exporter.yml"
+    path.write_text("targets:\n  - url: http://127.0.0.1:8000\n")
+    done = _cli("check-config", str(path))
+    assert done.returncode == 0
+    assert "OK, 1 target(s)" in done.stdout
+
+
+def test_probe_prints_engine_mapped_values_and_unmapped():
+    with EngineStub(respond(VLLM)) as stub:
+        done = _cli("probe", stub.url)
+    assert done.returncode == 0, done.stderr
+    assert "engine:   vllm" in done.stdout
+    assert "llm_kv_cache_usage_ratio (gauge)" in done.stdout
+    assert 'llm_prefix_cache_hits_tokens_total{model="tiny",dp_rank="0"} 2688' in done.stdout
+    assert "unmapped engine families (0):" in done.stdout
+    assert " ms (fetch + parse + map)" in done.stdout
+
+
+def test_probe_unknown_engine_lists_unmapped():
+    with EngineStub(respond(b"# TYPE foo_requests gauge\nfoo_requests 3\n")) as stub:
+        done = _cli("probe", stub.url)
+    assert done.returncode == 0
+    assert "engine:   unknown" in done.stdout and "  foo_requests" in done.stdout
+
+
+def test_probe_failure_is_one_clear_line():
+    done = _cli("probe", f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert done.stderr.startswith("llm-exporter probe: cannot connect to http://127.0.0.1:")
+
+
+def test_bad_flags_exit_2():
+    assert _cli("--target", "ftp://x").returncode == 2
+    assert _cli("--web.listen-address", "nonsense", "--gpu", "false").returncode == 2
+
+
+def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
+    port = free_port()
+    with EngineStub(respond(VLLM)) as healthy, EngineStub(stall(30)) as hung:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "--target", healthy.url, "--target", hung.url, "--gpu", "false",
+             "--scrape.interval", "1s", "--web.listen-address", f"127.0.0.1:{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            assert httpx.get(f"{base}/-/healthy").text == "Healthy\n"
+            assert "llm-exporter" in httpx.get(f"{base}/").text
+            with httpx.Client() as client:
+                for _ in range(5):
+                    started = time.monotonic()
+                    response = client.get(f"{base}/metrics", timeout=5)
+                    # The hung engine holds its poll for its whole timeout; /metrics must not wait for it.
+                    assert time.monotonic() - started < 2.0
+            assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+            assert f'llm_exporter_target_up{{engine_type="unknown",target="{hung.url[7:]}"}} 0' in response.text
+            assert 'llm_requests_running{dp_rank="0",engine_type="vllm",model="tiny"' in response.text
+            assert httpx.get(f"{base}/nope").status_code == 404
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr

@@ -1,0 +1,315 @@
+"""A target's poll and what /metrics serves: unexpected failures, identity refresh, caches owned per target,
+the exposition formats, and the signal handlers being in place before the port is bound."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+from exporter import cli
+from exporter.config import Config, TargetConfig
+from exporter.daemon import Daemon
+from exporter.normalize import Normalizer
+from exporter.parse import parse
+from exporter.scrape import IDENTITY_MAX_BYTES, fetch_identity
+from exporter.target import Target
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "engines"
+VLLM = (FIXTURES / "vllm-0.32.0-cpu-live.prom").read_bytes()
+TGI = (FIXTURES / "tgi-3.3.5-datadog-fixture.prom").read_bytes()
+
+
+def _mock_client(routes: dict[str, httpx.Response | bytes]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = routes.get(request.url.path)
+        if answer is None:
+            return httpx.Response(404, text="not found")
+        if isinstance(answer, bytes):
+            return httpx.Response(200, content=answer, headers={"content-type": "text/plain; version=0.0.4"})
+        return answer
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def _self_metric(daemon: Daemon, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    family = next(f for f in parse(daemon.render()) if f.name == name)
+    return {tuple(sorted(s.labels.items())): s.value for s in family.samples}
+
+
+def test_an_unexpected_exception_gives_up_zero_kind_internal_and_one_log_line(monkeypatch, caplog):
+    client = _mock_client({"/metrics": VLLM})
+    daemon = Daemon(Config(targets=(TargetConfig(url="http://engine/metrics", name="t0"),)))
+    target = daemon.targets[0] = Target(daemon.config.targets[0], client)
+    target.poll()
+    assert target.snapshot.up and target.snapshot.families
+
+    def broken(self, families):
+        raise KeyError("a bug in a table")
+
+    monkeypatch.setattr(Normalizer, "normalize", broken)
+    with caplog.at_level(logging.DEBUG, logger="llm_exporter"):
+        target.poll()
+        target.poll()
+    assert _self_metric(daemon, "llm_exporter_target_up") == {(("engine_type", "vllm"), ("target", "t0")): 0.0}
+    assert target.errors == {"internal": 2}
+    assert target.snapshot.families == []  # nothing frozen from the last good poll
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == ["target t0: internal error: KeyError: 'a bug in a table'"]
+
+
+def test_scrape_errors_total_is_a_counter():
+    daemon = Daemon(Config(targets=(TargetConfig(url="http://engine/metrics", name="t0"),)))
+    daemon.targets[0] = Target(daemon.config.targets[0], _mock_client({}))
+    daemon.targets[0].poll()
+    text = daemon.render()
+    assert "# TYPE llm_exporter_scrape_errors_total counter" in text
+    assert 'llm_exporter_scrape_errors_total{error="http_status",target="t0"} 1.0' in text
+
+
+def test_identity_is_read_again_and_a_new_model_replaces_the_old_label(monkeypatch):
+    info = {"model_id": "old-model", "version": "3.3.5"}
+    routes: dict[str, httpx.Response | bytes] = {"/metrics": TGI}
+    client = _mock_client(routes)
+    target = Target(TargetConfig(url="http://engine/metrics", name="t0"), client)
+    routes["/info"] = httpx.Response(200, json=info)
+    target.poll()
+    models = {s.labels["model"] for f in target.snapshot.families for s in f.samples}
+    assert models == {"old-model"}
+    info["model_id"] = "new-model"  # the engine was restarted with another model
+    routes["/info"] = httpx.Response(200, json=info)
+    target.poll()  # within the refresh interval: the identity is not fetched again
+    assert {s.labels["model"] for f in target.snapshot.families for s in f.samples} == {"old-model"}
+    monkeypatch.setattr(Target, "IDENTITY_REFRESH_S", 0.0)
+    target.poll()
+    assert {s.labels["model"] for f in target.snapshot.families for s in f.samples} == {"new-model"}
+
+
+def test_identity_is_read_again_when_the_engine_comes_back():
+    routes: dict[str, httpx.Response | bytes] = {"/metrics": TGI, "/info": httpx.Response(200, json={"model_id": "a"})}
+    target = Target(TargetConfig(url="http://engine/metrics", name="t0"), _mock_client(routes))
+    target.poll()
+    routes["/metrics"] = httpx.Response(503, text="loading")
+    target.poll()
+    assert not target.snapshot.up
+    routes["/metrics"], routes["/info"] = TGI, httpx.Response(200, json={"model_id": "b"})
+    target.poll()
+    assert {s.labels["model"] for f in target.snapshot.families for s in f.samples} == {"b"}
+
+
+def test_identity_uses_the_path_prefix_and_the_bearer_token(tmp_path):
+    token = tmp_path / "token"
+    token.write_bytes(b"\xef\xbb\xbfsecret-token\n")  # saved with a byte-order mark
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.headers.get("authorization")))
+        if request.url.path == "/engine-a/metrics":
+            return httpx.Response(200, content=TGI)
+        if request.url.path == "/engine-a/info":
+            return httpx.Response(200, json={"model_id": "behind-proxy"})
+        return httpx.Response(404)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    target = Target(TargetConfig(url="http://proxy/engine-a/metrics", name="a", bearer_token_file=str(token)), client)
+    target.poll()
+    assert target.snapshot.up
+    assert ("/engine-a/info", "Bearer secret-token") in seen
+    assert all(auth == "Bearer secret-token" for _, auth in seen)
+    assert {s.labels["model"] for f in target.snapshot.families for s in f.samples} == {"behind-proxy"}
+
+
+def test_identity_body_is_capped_while_streaming():
+    sent: list[int] = []
+
+    def endless():
+        chunk = b" " * 65536
+        for _ in range(1 << 20):  # 64 GiB if nobody stopped reading
+            sent.append(len(chunk))
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless())
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        assert fetch_identity(client, "http://engine/info", (("model", "model_id"),), 5.0) == {}
+    assert sum(sent) <= IDENTITY_MAX_BYTES + 65536
+
+
+def test_each_target_owns_its_caches():
+    client = _mock_client({"/metrics": VLLM})
+    first = Target(TargetConfig(url="http://a/metrics", name="a"), client)
+    second = Target(TargetConfig(url="http://b/metrics", name="b"), client)
+    first.poll()
+    assert first._parser._series and not second._parser._series  # noqa: SLF001 - the point of the test
+    assert first._resolver._known and not second._resolver._known  # noqa: SLF001
+
+
+def _metrics_daemon() -> Daemon:
+    daemon = Daemon(Config(targets=(TargetConfig(url="http://engine/metrics", name="t0"),)))
+    daemon.targets[0] = Target(daemon.config.targets[0], _mock_client({"/metrics": VLLM}))
+    daemon.targets[0].poll()
+    return daemon
+
+
+def test_openmetrics_when_the_scraper_asks_for_it():
+    daemon = _metrics_daemon()
+    # What Prometheus 3 sends by default (scrape_protocols).
+    accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+              "text/plain;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")
+    body, content_type, zipped = daemon.exposition(accept, None)
+    assert content_type.startswith("application/openmetrics-text") and not zipped
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    families = {family.name: family for family in parse_openmetrics(text)}
+    assert families["llm_prompt_tokens"].type == "counter"
+    assert families["llm_engine"].type == "info"
+    assert families["llm_requests_running"].samples[0].labels["target"] == "t0"
+    assert families["gen_ai_server_time_to_first_token_seconds"].type == "histogram"
+
+
+def test_text_format_by_default_and_gzip_when_accepted():
+    daemon = _metrics_daemon()
+    plain, content_type, zipped = daemon.exposition(None, None)
+    assert content_type.startswith("text/plain; version=0.0.4") and not zipped
+    packed, _, zipped = daemon.exposition("text/plain", "gzip, deflate")
+    assert zipped and gzip.decompress(packed) == plain
+    assert len(packed) < len(plain) / 4
+    assert not daemon.exposition(None, "gzip;q=0")[2]
+
+
+def test_an_unchanged_state_is_encoded_once(monkeypatch):
+    daemon = _metrics_daemon()
+    calls: list[int] = []
+    import exporter.daemon as daemon_module
+
+    real = daemon_module.FamiliesCollector
+
+    def counting(families):
+        calls.append(1)
+        return real(families)
+
+    monkeypatch.setattr(daemon_module, "FamiliesCollector", counting)
+    daemon._exposition = None  # noqa: SLF001 - start from an empty cache
+    first = daemon.exposition()[0]
+    assert daemon.exposition()[0] is first and len(calls) == 1
+    daemon.targets[0].poll()
+    assert daemon.exposition()[0] is not first and len(calls) == 2
+
+
+def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
+    seen: dict[str, object] = {}
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGTERM)}
+
+    def fake_serve(daemon, address, web, reload):
+        seen["SIGHUP"] = signal.getsignal(signal.SIGHUP)
+        seen["SIGTERM"] = signal.getsignal(signal.SIGTERM)
+        raise OSError("stop here")
+
+    monkeypatch.setattr(cli, "serve", fake_serve)
+    try:
+        assert cli.run(["--web.listen-address", "127.0.0.1:0"]) == 2
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert callable(seen["SIGHUP"]) and seen["SIGHUP"] not in (signal.SIG_DFL, signal.SIG_IGN)
+    assert callable(seen["SIGTERM"])
+
+
+@pytest.mark.parametrize("mode", ["RequestClientCert", "RequireAnyClientCert"])
+def test_client_auth_modes_python_cannot_honour_are_rejected(tmp_path, mode):
+    from exporter.config import ConfigError
+    from exporter.webconfig import load
+
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    with pytest.raises(ConfigError) as error:
+        load(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {cert}\n  client_auth_type: {mode}\n", "web.yml")
+    assert error.value.problems == [
+        f"web.yml:4: tls_server_config.client_auth_type: {mode} is not supported: Python's TLS verifies every "
+        "client certificate, so use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"]
+
+
+def test_http_server_config_is_rejected_not_ignored():
+    from exporter.config import ConfigError
+    from exporter.webconfig import load
+
+    with pytest.raises(ConfigError) as error:
+        load("http_server_config:\n  http2: true\n", "web.yml")
+    assert error.value.problems == [
+        "web.yml:2: http_server_config: not supported by llm-exporter (it serves HTTP/1.1 and sets no custom "
+        "headers); remove it"]
+
+
+def test_configured_engine_type_is_reported_before_the_first_success():
+    client = _mock_client({})
+    target = Target(TargetConfig(url="http://engine/metrics", name="t0", engine_type="sglang"), client)
+    assert target.snapshot.engine_type == "sglang"
+    target.poll()
+    assert not target.snapshot.up and target.snapshot.engine_type == "sglang"
+
+
+def test_identity_json_is_parsed_from_the_capped_body():
+    client = _mock_client({"/v1/models": httpx.Response(200, content=json.dumps({"data": [{"id": "m"}]}).encode())})
+    assert fetch_identity(client, "http://engine/v1/models", (("model", "data.0.id"),), 1.0) == {"model": "m"}
+
+
+def _state(target: Target) -> str:
+    return target.snapshot.state
+
+
+def test_lifecycle_loading_ready_down_from_the_engines_health_endpoint():
+    # llama.cpp and TGI answer 503 on /health while they load a model; a dead engine answers nothing.
+    routes: dict[str, httpx.Response | bytes] = {"/health": httpx.Response(503, json={"error": "Loading model"})}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = routes.get(request.url.path)
+        if answer is None:
+            raise httpx.ConnectError("connection refused", request=request)
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(200, content=answer)
+
+    target = Target(TargetConfig(url="http://engine/metrics", name="t0", engine_type="llamacpp"),
+                    httpx.Client(transport=httpx.MockTransport(handler)))
+    target.poll()
+    assert _state(target) == "loading"  # never ready since the exporter started
+    routes["/metrics"] = (FIXTURES / "llamacpp-b11434-cpu-live.prom").read_bytes()
+    routes["/health"] = httpx.Response(200, json={"status": "ok"})
+    target.poll()
+    assert _state(target) == "ready"
+    del routes["/metrics"], routes["/health"]  # the process is gone
+    target.poll()
+    assert _state(target) == "down"
+    routes["/metrics"] = httpx.Response(503, text="Loading model")  # restarted, loading again
+    target.poll()
+    assert _state(target) == "loading"
+    del routes["/metrics"]
+    routes["/health"] = httpx.Response(503, text="Loading model")
+    target.poll()
+    assert _state(target) == "loading"
+
+
+def test_target_state_is_exported_as_one_series_per_state():
+    daemon = Daemon(Config(targets=(TargetConfig(url="http://engine/metrics", name="t0", engine_type="vllm"),)))
+    daemon.targets[0] = Target(daemon.config.targets[0], _mock_client({}))
+    daemon.targets[0].poll()
+    states = _self_metric(daemon, "llm_exporter_target_state")
+    assert states == {(("engine_type", "vllm"), ("state", state), ("target", "t0")): float(state == "loading")
+                      for state in ("ready", "loading", "down")}
+
+
+def test_after_a_poll_the_formats_scrapers_asked_for_are_encoded_ahead():
+    daemon = _metrics_daemon()
+    daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")
+    daemon.targets[0].poll()
+    daemon._after_poll()  # noqa: SLF001 - what the poll job runs after each poll
+    prepared = daemon._exposition  # noqa: SLF001
+    [(content_type, zipped)] = prepared.bodies
+    assert content_type.startswith("application/openmetrics-text") and zipped
+    assert daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")[0] is \
+        next(iter(prepared.bodies.values()))
