@@ -78,7 +78,8 @@ def _passed_through() -> dict[str, tuple[str, str]]:
         engine.engine_type: (f"`{engine.prefixes[0]}{row.source}`", row.note)
         for engine in ENGINES.values()
         for row in engine.rows
-        if row.unified == FINISHED and "finish_reason" not in dict(row.labels)
+        if row.unified == FINISHED
+        and "finish_reason" not in dict(row.labels)
         and "finish_reason" in dict(engine.labels).values()
     }
 
@@ -108,13 +109,14 @@ def error_taxonomy(settings: Settings | None = None) -> list[str]:
             role = "excluded (neither good nor bad)"
         else:
             bad_on = [e for e in counting if reason in bad.get(e, default)]
-            role = (
-                "bad" if bad_on == counting else f"bad on {', '.join(bad_on)}; good elsewhere" if bad_on else "good"
-            )
+            role = "bad" if bad_on == counting else f"bad on {', '.join(bad_on)}; good elsewhere" if bad_on else "good"
         where = [f"{e}: {', '.join(s)}" for e, s in sorted(sources.get(reason, {}).items())]
         # Engines passing their own label through list the values they use in the row's note.
-        where += [f"{e}: {source} ({note})" for e, (source, note) in sorted(passed.items())
-                  if re.search(rf"\b{reason}\b", note)]
+        where += [
+            f"{e}: {source} ({note})"
+            for e, (source, note) in sorted(passed.items())
+            if re.search(rf"\b{reason}\b", note)
+        ]
         out.append(f"| `{reason}` | {meaning} | {role} | {'<br>'.join(where) or '-'} |")
     silent = sorted(set(ENGINES) - set(counting))
     out += [
@@ -124,7 +126,7 @@ def error_taxonomy(settings: Settings | None = None) -> list[str]:
         + ". Whatever values they carry count as above.",
         "",
         f"Engines that report no finished requests ({', '.join(silent)}) have no availability SLI: "
-        "`LLMSLINotEvaluable{sli=\"errors\"}` says so while they serve traffic. Errors of the API layer "
+        '`LLMSLINotEvaluable{sli="errors"}` says so while they serve traffic. Errors of the API layer '
         "in front of the engine (HTTP 5xx answered before a request reaches the scheduler) are not counted yet.",
     ]
     return out
@@ -165,18 +167,24 @@ def slo_bounds(settings: Settings | None = None) -> list[str]:
 def metrics_markdown() -> str:
     """METRICS.md: every family of the schema and, per engine, where it comes from."""
     engines = sorted(ENGINES)
-    out = ["# Metrics", "",
-           "Generated from `exporter/schema.py` and the engine tables by `llm-exporter generate docs`; do not edit.",
-           "A blank cell means the engine does not report it: the series is absent, never synthesized.", ""]
-    for title, specs in (("Engine families", schema.ENGINE_SPECS), ("Exporter self-metrics", schema.SELF_SPECS),
-                         ("GPU families (NVML)", schema.GPU_SPECS)):
+    out = [
+        "# Metrics",
+        "",
+        "Generated from `exporter/schema.py` and the engine tables by `llm-exporter generate docs`; do not edit.",
+        "A blank cell means the engine does not report it: the series is absent, never synthesized.",
+        "",
+    ]
+    for title, specs in (
+        ("Engine families", schema.ENGINE_SPECS),
+        ("Exporter self-metrics", schema.SELF_SPECS),
+        ("GPU families (NVML)", schema.GPU_SPECS),
+    ):
         out += [f"## {title}", "", "| family | type | unit | labels | help |", "|---|---|---|---|---|"]
         for spec in specs:
             labels = ", ".join(spec.labels) or "-"
             out.append(f"| `{spec.name}` | {spec.type} | {spec.unit or '-'} | {labels} | {spec.help} |")
         out.append("")
-    out += ["## Sources per engine", "", "| family | " + " | ".join(engines) + " |",
-            "|---|" + "---|" * len(engines)]
+    out += ["## Sources per engine", "", "| family | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for spec in schema.ENGINE_SPECS:
         sources = _sources(spec.name)
         out.append(f"| `{spec.name}` | " + " | ".join("<br>".join(sources.get(e, [])) for e in engines) + " |")
@@ -216,8 +224,12 @@ def runbooks_markdown() -> str:
         if group.intro:
             out.append(_paragraph(group.intro) + "\n")
         for name, runbook in alerts.items():
-            fields = (("Meaning", runbook.meaning), ("Impact", runbook.impact), ("Diagnose", runbook.diagnose),
-                      ("Fix", runbook.fix))
+            fields = (
+                ("Meaning", runbook.meaning),
+                ("Impact", runbook.impact),
+                ("Diagnose", runbook.diagnose),
+                ("Fix", runbook.fix),
+            )
             out.append(f"### {name}\n" + "\n".join(_paragraph(f"**{what}.** {text}") for what, text in fields) + "\n")
     return "\n".join(out)
 

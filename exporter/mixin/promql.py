@@ -19,11 +19,13 @@ from exporter.mixin.settings import Aggregation
 # Series rules and dashboards may read that neither the schema nor the recordings define: Prometheus' own.
 PROMETHEUS_SERIES = frozenset({"up"})
 # kube-state-metrics' HPA series, read by the alerts on replicas and autoscaling.
-KUBE_STATE_METRICS_SERIES = frozenset({
-    "kube_horizontalpodautoscaler_status_current_replicas",
-    "kube_horizontalpodautoscaler_status_desired_replicas",
-    "kube_horizontalpodautoscaler_spec_max_replicas",
-})
+KUBE_STATE_METRICS_SERIES = frozenset(
+    {
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+        "kube_horizontalpodautoscaler_spec_max_replicas",
+    }
+)
 
 _STRING_OR_VARIABLE = re.compile(r'"(?:[^"\\]|\\.)*"|\$\{?\w+(?::\w+)?\}?')
 _RANGE_VARIABLE = re.compile(r"\[\$\{?\w+\}?")

@@ -47,16 +47,14 @@ _ENGINE_DOWN_RUNBOOK = Runbook(
         "`kubectl describe pod <pod>` and the engine container's logs and restarts. A pod still `loading` after the "
         "grace is downloading or loading a model slowly, or crash-looping in its start-up."
     ),
-    fix=(
-        "Restart the engine or the pod; if normal model loads take longer, raise `availability.startup_grace`."
-    ),
+    fix=("Restart the engine or the pod; if normal model loads take longer, raise `availability.startup_grace`."),
 )
 _STALLED_RUNBOOK = Runbook(
     meaning=(
         "The engine holds requests yet makes no progress. On engines whose token counter moves every scheduler "
         f"step ({engines.per_step_token_engines().replace('|', ', ')}; label `token_counters` absent): requests "
         "waited or ran and no token was generated in 5m. On every other engine, which counts tokens only when a "
-        "request completes (`token_counters=\"per_completion\"`): requests waited for the whole 15m while none "
+        'request completes (`token_counters="per_completion"`): requests waited for the whole 15m while none '
         "finished and none left the queue, so long generations alone never fire it."
     ),
     impact="The engine accepts work and answers nothing: clients hang until they time out.",
@@ -104,6 +102,7 @@ def availability(settings: Settings) -> list[Rule]:
         f"unless {ns}\n(max {fleet} ({loading}) == 1)\n"
         f"unless {ns}\n(\n  max {fleet} (\n    max_over_time({desired}[{r.lookback}])\n    - {desired}\n  ) > 0\n)"
     )
+
     def completion_sum(function: str, name: str) -> str:
         return _per_target(settings, "sum", f"{function}({_engine(settings, name, completion)}[{window}])")
 
@@ -130,13 +129,12 @@ def availability(settings: Settings) -> list[Rule]:
                     "is one replica; LLMModelReplicasDown counts it as down and pages when too many are."
                 ),
                 impact=(
-                    "Everything behind that exporter — engines and GPUs — is unobserved; other alerts "
-                    "for it go silent."
+                    "Everything behind that exporter — engines and GPUs — is unobserved; other alerts for it go silent."
                 ),
                 diagnose=(
                     "`curl http://<instance>/-/healthy` and `/metrics`; check the sidecar container's "
                     "restarts and logs; check the PodMonitor/ServiceMonitor port name and the scrape "
-                    "job (`up{job=\"llm-exporter\"}`)."
+                    'job (`up{job="llm-exporter"}`).'
                 ),
                 fix=(
                     "Restart the sidecar; fix the scrape config or network policy. The exporter never "
@@ -313,9 +311,7 @@ def saturation(settings: Settings) -> list[Rule]:
         f"  {_per_target(settings, 'sum', _engine(settings, 'llm_request_queue_time_seconds_count'))}"
     )
     kv_bucket = f"rate({_engine(settings, 'llm_request_queue_time_seconds_bucket')}[{kv.window}])"
-    kv_queue_time = (
-        f"histogram_quantile({number(q.queue_time_quantile)}, sum {by([*t_labels, 'le'])} ({kv_bucket}))"
-    )
+    kv_queue_time = f"histogram_quantile({number(q.queue_time_quantile)}, sum {by([*t_labels, 'le'])} ({kv_bucket}))"
     kv_peak = _per_target(
         settings, "max", f"max_over_time({_engine(settings, 'llm_kv_cache_usage_ratio')}[{kv.window}])"
     )
@@ -390,7 +386,9 @@ def saturation(settings: Settings) -> list[Rule]:
             severity="warning",
             labels={"signal": "queue_time_p99"},
             summary="Requests pile up in an inference engine's queue.",
-            description=_WHERE + " has a p99 queue time of {{ $value | humanizeDuration }} over " + q.window
+            description=_WHERE
+            + " has a p99 queue time of {{ $value | humanizeDuration }} over "
+            + q.window
             + f", above {number(q.p99_seconds)}s: the slowest requests wait in the queue even though the queue is "
             "short.",
             runbook=_QUEUE_RUNBOOK,
@@ -412,10 +410,7 @@ def saturation(settings: Settings) -> list[Rule]:
                     "time exceeded 5s. Full KV alone, or with a short queue that drains (an HPA set point), is "
                     "normal under load and does not fire this alert."
                 ),
-                impact=(
-                    "The batch cannot grow: new requests queue, running ones get preempted and "
-                    "recomputed."
-                ),
+                impact=("The batch cannot grow: new requests queue, running ones get preempted and recomputed."),
                 diagnose=(
                     "`llm_kv_cache_usage_ratio`, `llm_requests_waiting`, "
                     "`rate(llm_preemptions_total[5m])`; long prompts or long generations (token "

@@ -37,7 +37,6 @@ SLO_SLIS = ("ttft", "tpot", "errors")
 REPLICA_STATES = ("known", "ready", "down", "warming")
 
 
-
 def rate_name(level: str, counter: str, window: str) -> str:
     """Recorded name of a counter's rate: `_total` stripped, as the naming practice asks."""
     return f"{level}:{counter.removesuffix('_total')}:rate{window}"
@@ -96,9 +95,13 @@ def _tokens_per_joule(settings: Settings) -> list[Rule]:
     """Inputs of tokens per joule, per exporter: a sidecar polls its engine and the GPUs that engine runs on."""
     window = settings.aggregation.rate_window
     instance = [*settings.aggregation.fleet_labels, *settings.aggregation.instance_labels]
-    tokens, watts = (f"sum {by(instance)} (rate({selector(counter, matchers)}[{window}]))" for counter, matchers in (
-        ("llm_generation_tokens_total", settings.selectors.engine),
-        ("llm_gpu_energy_joules_total", settings.selectors.gpu)))
+    tokens, watts = (
+        f"sum {by(instance)} (rate({selector(counter, matchers)}[{window}]))"
+        for counter, matchers in (
+            ("llm_generation_tokens_total", settings.selectors.engine),
+            ("llm_gpu_energy_joules_total", settings.selectors.gpu),
+        )
+    )
     tokens_name = rate_name("instance", "llm_generation_tokens_total", window)
     watts_name = rate_name("instance", "llm_gpu_energy_joules_total", window)
     return [
@@ -211,8 +214,7 @@ def _replicas(settings: Settings) -> list[Rule]:
         # Zero rather than absent when none is, so "0 down" reads as an answer, not as missing data.
         record(
             replicas_name("down"),
-            f"count {model} (\n(\n{known}\n)\nunless {on(target)}\n({state} == 1)\n)\n"
-            f"or\n{replicas_name('known')} * 0",
+            f"count {model} (\n(\n{known}\n)\nunless {on(target)}\n({state} == 1)\n)\nor\n{replicas_name('known')} * 0",
         ),
         # Warming: not up at some point of the warmup, or younger than it (no sample a warmup ago).
         record(

@@ -27,7 +27,7 @@ _SLI_TEXT = {
                 "More requests than the objective allows (default: 1 % slower than 2.5s) wait too "
                 "long for their first token, at the burn factor of the firing window pair."
             ),
-            impact="Users see the model \"think\" before it answers.",
+            impact='Users see the model "think" before it answers.',
             diagnose=(
                 "Queue time (`LLMQueuePressure`), prefill time (`llm_request_prefill_time_seconds`), "
                 "prompt length, prefix-cache hit ratio."

@@ -110,8 +110,12 @@ def test_settings_file_overrides_and_shapes_the_rules(tmp_path: Path) -> None:
     )
     written = rules.write(tmp_path / "out", custom)
     # The original queue rule; the ones labelled `signal` are the issue-15 additions.
-    queue = next(r for g in yaml.safe_load(written[0].read_text())["groups"] for r in g["rules"]
-                 if r.get("alert") == "LLMQueuePressure" and "signal" not in r["labels"])
+    queue = next(
+        r
+        for g in yaml.safe_load(written[0].read_text())["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "LLMQueuePressure" and "signal" not in r["labels"]
+    )
     assert "> 8)" in queue["expr"] and 'llm_requests_waiting{namespace="llm"}' in queue["expr"]
     assert queue["for"] == "1m" and queue["labels"] == {"severity": "warning", "team": "inference"}
     assert load(written[2]) == load(custom)

@@ -132,8 +132,11 @@ def test_new_settings_are_type_checked(tmp_path: Path) -> None:
 
 
 def test_the_error_taxonomy_says_what_the_error_ratio_counts() -> None:
-    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip() for line in docs.error_taxonomy()
-            if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")[3].strip()
+        for line in docs.error_taxonomy()
+        if line.startswith("| `")
+    }
     assert rows["error"] == "bad" and rows["abort"] == "bad on sglang; good elsewhere"
     assert rows["rejected"] == "excluded (neither good nor bad)" and rows["unknown"] == "good"
     rejected = next(line for line in docs.error_taxonomy() if "`rejected`" in line)
