@@ -190,7 +190,7 @@ class Hpa:
     """The HorizontalPodAutoscaler on waiting requests, and the alert when it has nothing left to add."""
 
     waiting_per_replica: float = why(
-        10,
+        10.0,
         "Waiting requests per pod the HPA keeps (deploy/kubernetes/hpa.yaml averageValue is rendered from it), and "
         "the mean per replica above which an HPA at maxReplicas alerts.",
     )

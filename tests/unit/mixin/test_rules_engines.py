@@ -92,11 +92,11 @@ def test_stall_branches_split_on_how_the_tables_count_tokens() -> None:
 
 
 def test_hpa_target_is_one_setting_for_the_manifest_and_the_alert(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, "hpa: {waiting_per_replica: 12, join_labels: [namespace, model]}")
+    settings = _settings(tmp_path, "hpa: {waiting_per_replica: 12.5, join_labels: [namespace, model]}")
     (maxed,) = _alerts(settings, "LLMHPAMaxedOut")
-    assert maxed.expr.rstrip().endswith("> 12\n)") and "and on (namespace, model)" in maxed.expr
+    assert maxed.expr.rstrip().endswith("> 12.5\n)") and "and on (namespace, model)" in maxed.expr
     hpa = yaml.safe_load(kubernetes.render("", settings)["hpa.yaml"])
-    assert hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"] == "12"
+    assert hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"] == "12.5"
 
 
 def test_new_thresholds_and_severities_come_from_the_settings(tmp_path: Path) -> None:
