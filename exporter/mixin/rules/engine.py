@@ -193,8 +193,8 @@ def availability(settings: Settings) -> list[Rule]:
             runbook=Runbook(
                 meaning=(
                     "At least half (`replicas.page_share`) of the replicas that served a model in the last hour "
-                    "(`replicas.lookback`) are down: engine `down`, stuck loading, or exporter unreachable. "
-                    "Replicas still within their start-up grace are not counted as down."
+                    "(`replicas.lookback`) are down: engine `down` or exporter unreachable. Replicas `loading` "
+                    "their model are not counted as down; one stuck loading warns through LLMEngineDown."
                 ),
                 impact="The remaining replicas carry the model's traffic alone: queues and latency grow, or "
                 "the model is unavailable.",
