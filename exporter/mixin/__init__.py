@@ -49,8 +49,9 @@ def _alerts(root: Path, settings: Path | None) -> list[Path]:
 def _kubernetes(root: Path, settings: Path | None) -> list[Path]:
     from exporter.mixin.kubernetes import write
     from exporter.mixin.rules import PROMETHEUS_RULE_FILE
+    from exporter.mixin.settings import load
 
-    return write(root / "deploy" / "kubernetes", (root / "alerts" / PROMETHEUS_RULE_FILE).read_text())
+    return write(root / "deploy" / "kubernetes", (root / "alerts" / PROMETHEUS_RULE_FILE).read_text(), load(settings))
 
 
 GENERATORS: dict[str, Writer] = {

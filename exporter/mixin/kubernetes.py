@@ -15,6 +15,8 @@ from typing import Any
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS
 from exporter.mixin import dashboards, yamlfile
+from exporter.mixin.promql import number
+from exporter.mixin.settings import Settings
 
 IMAGE = f"ghcr.io/llm-exporter/llm-exporter:{__version__}"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
@@ -32,19 +34,17 @@ ENGINE_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 ENGINE_PORT = 8000
 
 QUEUE_METRIC = "llm_requests_waiting"
-# Waiting requests per pod the HPA aims for: the TGI guide's 10 per pod on tgi_queue_size, now engine-neutral.
-QUEUE_TARGET_PER_POD = "10"
 
 FILES = {
     "vllm.yaml": "A vLLM Deployment and Service with llm-exporter as a native sidecar (Kubernetes >= 1.29).",
     "podmonitor.yaml": "Prometheus Operator PodMonitor: scrapes every pod labelled llm-exporter/sidecar=true.",
     "prometheusrule.yaml": "The generated recording and alerting rules (same content as "
-                           "alerts/llm-exporter.prometheusrule.yaml).",
+    "alerts/llm-exporter.prometheusrule.yaml).",
     "hpa.yaml": f"Scale the vLLM Deployment on {QUEUE_METRIC}, served by the rule in prometheus-adapter-values.yaml.",
     "prometheus-adapter-values.yaml": "Helm values for prometheus-community/prometheus-adapter: exposes "
-                                      f"{QUEUE_METRIC} per pod to the custom metrics API.",
+    f"{QUEUE_METRIC} per pod to the custom metrics API.",
     "kustomization.yaml": "`kubectl apply -k deploy/kubernetes` applies the objects of this folder and the "
-                          "dashboard ConfigMaps.",
+    "dashboard ConfigMaps.",
 }
 
 
@@ -63,8 +63,13 @@ def sidecar() -> dict[str, Any]:
         # deploy/kubernetes/README.md says how to let the sidecar read them.
         # --target.name: every replica's sidecar polls 127.0.0.1, so the pod's name (from the downward API, expanded
         # by the kubelet) is what keeps the replicas' series apart.
-        "args": [f"--target=http://127.0.0.1:{ENGINE_PORT}", "--target.name=$(POD_NAME)",
-                 f"--engine.type={ENGINE_NAME}", f"--web.listen-address=:{PORT}", "--gpu=false"],
+        "args": [
+            f"--target=http://127.0.0.1:{ENGINE_PORT}",
+            "--target.name=$(POD_NAME)",
+            f"--engine.type={ENGINE_NAME}",
+            f"--web.listen-address=:{PORT}",
+            "--gpu=false",
+        ],
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/-/healthy", 10, 3),
@@ -90,8 +95,7 @@ def _engine_container() -> dict[str, Any]:
         "args": [ENGINE_MODEL, "--port", str(ENGINE_PORT)],
         "ports": [{"name": "http", "containerPort": ENGINE_PORT, "protocol": "TCP"}],
         # Loading weights takes minutes; the startup probe holds liveness off until the API answers.
-        "startupProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10,
-                         "failureThreshold": 60},
+        "startupProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "failureThreshold": 60},
         "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5},
         "resources": {"limits": {"nvidia.com/gpu": 1}},
@@ -137,20 +141,22 @@ def pod_monitor() -> dict[str, Any]:
         "metadata": {"name": "llm-exporter", "labels": dict(COMMON_LABELS)},
         "spec": {
             "selector": {"matchLabels": dict(SCRAPE_LABEL)},
-            "podMetricsEndpoints": [{
-                "port": PORT_NAME,
-                "path": "/metrics",
-                # 15s matches the Grafana data source's timeInterval the dashboards' $__rate_interval relies on.
-                "interval": "15s",
-                # The operator's default job is "<namespace>/<podmonitor>"; the rules select job="llm-exporter".
-                "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": JOB}],
-            }],
+            "podMetricsEndpoints": [
+                {
+                    "port": PORT_NAME,
+                    "path": "/metrics",
+                    # 15s matches the Grafana data source's timeInterval the dashboards' $__rate_interval relies on.
+                    "interval": "15s",
+                    # The operator's default job is "<namespace>/<podmonitor>"; the rules select job="llm-exporter".
+                    "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": JOB}],
+                }
+            ],
         },
     }
 
 
-def hpa() -> dict[str, Any]:
-    """An HPA keeping the average number of waiting requests per pod at the target, for any engine."""
+def hpa(settings: Settings) -> dict[str, Any]:
+    """An HPA keeping the average number of waiting requests per pod at hpa.waiting_per_replica, for any engine."""
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -159,18 +165,29 @@ def hpa() -> dict[str, Any]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ENGINE_NAME},
             "minReplicas": 1,
             "maxReplicas": 4,
-            "metrics": [{
-                "type": "Pods",
-                "pods": {"metric": {"name": QUEUE_METRIC},
-                         "target": {"type": "AverageValue", "averageValue": QUEUE_TARGET_PER_POD}},
-            }],
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": QUEUE_METRIC},
+                        "target": {
+                            "type": "AverageValue",  # The same number LLMHPAMaxedOut compares the queue with.
+                            "averageValue": number(settings.hpa.waiting_per_replica),
+                        },
+                    },
+                }
+            ],
             "behavior": {
                 # A new engine pod needs minutes to load its model: scale up at once, scale down only after
                 # the queue has stayed short for ten minutes, so a lull does not throw away warm replicas.
-                "scaleUp": {"stabilizationWindowSeconds": 0,
-                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
-                "scaleDown": {"stabilizationWindowSeconds": 600,
-                              "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": 600,
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
+                },
             },
         },
     }
@@ -210,23 +227,24 @@ def _dump(name: str, *documents: dict[str, Any]) -> str:
     return yamlfile.dumps(*documents, header=_header(name))
 
 
-def render(prometheus_rule: str) -> dict[str, str]:
+def render(prometheus_rule: str, settings: Settings | None = None) -> dict[str, str]:
     """Every manifest's file name and text, given the text of the PrometheusRule the rule generator wrote."""
+    settings = settings or Settings()
     return {
         "vllm.yaml": _dump("vllm.yaml", deployment(), service()),
         "podmonitor.yaml": _dump("podmonitor.yaml", pod_monitor()),
         "prometheusrule.yaml": _header("prometheusrule.yaml") + prometheus_rule,
-        "hpa.yaml": _dump("hpa.yaml", hpa()),
+        "hpa.yaml": _dump("hpa.yaml", hpa(settings)),
         "prometheus-adapter-values.yaml": _dump("prometheus-adapter-values.yaml", adapter_values()),
         "kustomization.yaml": _dump("kustomization.yaml", kustomization()),
     }
 
 
-def write(out_dir: Path, prometheus_rule: str) -> list[Path]:
+def write(out_dir: Path, prometheus_rule: str, settings: Settings | None = None) -> list[Path]:
     """Write the manifests into out_dir (deploy/kubernetes by default); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in render(prometheus_rule).items():
+    for name, text in render(prometheus_rule, settings).items():
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)

@@ -18,6 +18,14 @@ from exporter.mixin.settings import Aggregation
 
 # Series rules and dashboards may read that neither the schema nor the recordings define: Prometheus' own.
 PROMETHEUS_SERIES = frozenset({"up"})
+# kube-state-metrics' HPA series, read by the alerts on replicas and autoscaling.
+KUBE_STATE_METRICS_SERIES = frozenset(
+    {
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+        "kube_horizontalpodautoscaler_spec_max_replicas",
+    }
+)
 
 _STRING_OR_VARIABLE = re.compile(r'"(?:[^"\\]|\\.)*"|\$\{?\w+(?::\w+)?\}?')
 _RANGE_VARIABLE = re.compile(r"(\[|offset )\$\{?\w+\}?")  # a range or an offset: a duration
@@ -116,8 +124,8 @@ def series_names(expr: str) -> set[str]:
 
 
 def check_names(exprs: Iterable[str], recorded: Iterable[str]) -> None:
-    """Fail on any series an expression reads that the schema, the recordings and Prometheus all lack."""
-    known = schema.SAMPLE_NAMES | set(recorded) | PROMETHEUS_SERIES
+    """Fail on any series an expression reads that the schema, recordings, Prometheus and kube-state-metrics lack."""
+    known = schema.SAMPLE_NAMES | set(recorded) | PROMETHEUS_SERIES | KUBE_STATE_METRICS_SERIES
     unknown = {name for expr in exprs for name in series_names(expr)} - known
     if unknown:
         raise UnknownSeriesError(f"series that do not exist: {', '.join(sorted(unknown))}")

@@ -17,6 +17,9 @@ from typing import Any
 import yaml
 
 from exporter.durations import is_prometheus_duration
+from exporter.engines import ENGINES
+
+SEVERITIES = ("critical", "warning", "info")
 
 
 def why(default: Any, reason: str) -> Any:
@@ -44,6 +47,11 @@ class Selectors:
         'job="llm-exporter"',
         "Matchers added to every GPU selector, and the scope of the GPU dashboard's job variable; point it at a "
         "GPU DaemonSet job if GPUs are collected there instead of in the sidecar.",
+    )
+    kube_state_metrics: str = why(
+        'job="kube-state-metrics"',
+        "Matchers for kube-state-metrics' HPA series (LLMHPAMaxedOut, and LLMReplicasMissing's scale-down check); "
+        "set it to the job that scrapes kube-state-metrics in your cluster.",
     )
 
 
@@ -101,8 +109,8 @@ class Availability:
     )
     engine_down_for: str = why(
         "2m",
-        "How long the engine's /metrics may fail before paging; raise it if model "
-        "loading after a restart takes longer.",
+        "How long a target that served may be down (polls failing, not loading) before LLMEngineDown warns; "
+        "loading targets wait for startup_grace instead.",
     )
     stalled_window: str = why(
         "5m",
@@ -110,6 +118,41 @@ class Availability:
         "raise it for models with very long prefills.",
     )
     stalled_for: str = why("5m", "How long the stall must last before paging.")
+    completion_stalled_window: str = why(
+        "15m",
+        "Stall window of engines whose token counters move only when a request completes (SGLang, TGI, llama.cpp): "
+        "requests waited throughout and none finished or left the queue; raise it for generations longer than this.",
+    )
+    startup_grace: str = why(
+        "15m",
+        "How long a target may stay `loading` (model download and load) before LLMEngineDown warns; set it above "
+        "your slowest normal model load.",
+    )
+    exporter_down_severity: str = why(
+        "warning",
+        "Severity of LLMExporterDown: one sidecar is one replica, and LLMModelReplicasDown pages when a model's "
+        "share of unreachable or down replicas is high; `critical` pages on every single exporter.",
+    )
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """A model's replicas: which are down, which vanished (one replica is one target, the pod name)."""
+
+    page_share: float = why(
+        0.5,
+        "Share of a model's known replicas down (engine down or exporter unreachable) that pages; one replica "
+        "down only warns, since the others carry its traffic.",
+    )
+    page_for: str = why("5m", "How long that share must hold before paging.")
+    lookback: str = why(
+        "1h",
+        "How long a replica stays known to its model after its last sample, and the window of the median replica "
+        "count LLMReplicasMissing compares with; longer catches slower losses, shorter forgets scale-downs sooner.",
+    )
+    missing_for: str = why(
+        "10m", "How long a vanished replica may stay unreplaced (its replacement Pending) before LLMReplicasMissing."
+    )
 
 
 @dataclass(frozen=True)
@@ -126,17 +169,52 @@ class Queue:
     )
     queue_time_quantile: float = why(0.9, "Which queue-time quantile is compared.")
     window: str = why("10m", "Averaging window for waiting requests and queue time.")
-    for_: str = why("10m", "How long the pressure must last.")
+    for_: str = why("10m", "How long the pressure must last (also of the queue that does not drain at all).")
+    sustained_waiting: float = why(
+        50,
+        "Mean waiting requests per replica that are pressure even when they churn fast (TGI's production guide); "
+        "raise it for engines that batch hundreds.",
+    )
+    sustained_for: str = why("20m", "How long that mean must stay above sustained_waiting.")
+    p99_seconds: float = why(
+        10.0,
+        "p99 queue time that is pressure even with a short queue; at a healthy HPA set point p99 is about 1.5s.",
+    )
+    min_dequeues: int = why(
+        20, "Requests that must leave the queue in the window before its p99 is judged (low traffic makes it noise)."
+    )
+
+
+@dataclass(frozen=True)
+class Hpa:
+    """The HorizontalPodAutoscaler on waiting requests, and the alert when it has nothing left to add."""
+
+    waiting_per_replica: float = why(
+        10.0,
+        "Waiting requests per pod the HPA keeps (deploy/kubernetes/hpa.yaml averageValue is rendered from it), and "
+        "the mean per replica above which an HPA at maxReplicas alerts.",
+    )
+    selector: str = why(
+        "",
+        'Extra matchers on kube-state-metrics\' HPA series, e.g. `horizontalpodautoscaler=~"vllm|sglang"` to leave '
+        "other workloads' HPAs out.",
+    )
+    join_labels: list[str] = why(
+        ["namespace"],
+        "Labels an HPA shares with its model's series; add e.g. `model` after exposing it on the HPA through "
+        "kube-state-metrics' --metric-labels-allowlist when one namespace runs several models.",
+    )
+    for_: str = why("15m", "How long an HPA must sit at maxReplicas with its queue above target.")
 
 
 @dataclass(frozen=True)
 class KVCache:
-    """KV-cache saturation, alerted only when it has consequences (a queue or preemptions)."""
+    """KV-cache saturation, alerted only when it has consequences (preemptions or a long queue time)."""
 
     usage_ratio: float = why(
         0.95,
         "KV usage counted as saturated, and where KV panels turn red; near 100 % is normal under load, so the alert "
-        "also needs waiting requests or preemptions.",
+        "also needs preemptions or a queue-time quantile above queue.queue_time_seconds.",
     )
     warning_ratio: float = why(
         0.9, "KV usage where KV panels turn orange (vLLM's own dashboard warns at 90 %); dashboards only."
@@ -173,6 +251,13 @@ class PrefixCache:
         "Prompt tokens per second below which the ratio is not judged (a few requests say nothing about the cache).",
     )
     for_: str = why("15m", "How long the collapse must last.")
+    warmup: str = why(
+        "1h",
+        "How long after its (re)start a replica's prefix cache counts as cold: a rollout refills caches from empty.",
+    )
+    warming_share: float = why(
+        0.5, "Share of a model's ready replicas warming up at which a collapse is expected and does not alert."
+    )
 
 
 @dataclass(frozen=True)
@@ -214,7 +299,39 @@ class Slo:
     error_ratio_critical: float = why(0.05, "Error ratio where the error panels turn red; dashboards only.")
     error_finish_reasons: list[str] = why(
         ["error"],
-        "finish_reason values counted as errors; add `abort` if client cancellations are your fault (timeouts).",
+        "finish_reason values counted as errors on every engine, besides each engine table's own failure reasons "
+        "(SGLang: `abort`); add `abort` if client cancellations are your fault (timeouts).",
+    )
+    engine_failure_reasons: dict[str, list[str]] = why(
+        {},
+        "Per engine type, the finish_reason values counted as errors instead of the above and its table's, e.g. "
+        "`sglang: [error]` where SGLang's aborts are mostly client disconnects.",
+    )
+    client_finish_reasons: list[str] = why(
+        ["rejected"],
+        "finish_reason values that are the client's fault (TGI validation and template errors, HTTP 422): neither "
+        "good nor bad, left out of the availability SLI.",
+    )
+    engine_bounds: dict[str, dict[str, float]] = why(
+        {"sglang": {"ttft_seconds": 2.0}},
+        "Per engine type, the bucket bound judged instead of ttft_seconds/tpot_seconds where the engine lacks that "
+        "bound (SGLang 0.5 TTFT: ... 1, 2, 4); must be one of the engine's bounds. Replicas that have the "
+        "configured bound (SGLang 0.4: 2.5) keep it.",
+    )
+    quantile_fallback: bool = why(
+        True,
+        "Engines without a usable bucket bound get LLMTTFTSlow/LLMTPOTSlow (a p99 check) instead of burn-rate "
+        "alerts; false makes generation fail for them instead.",
+    )
+    fallback_window: str = why("30m", "Window of the fallback p99.")
+    fallback_for: str = why("15m", "How long the fallback p99 must stay above the objective.")
+    min_requests: int = why(
+        100,
+        "Requests a model must serve in a burn-rate pair's long window before it can fire (and in the fallback "
+        "window): a model at 10 req/h must not page on 2 slow requests.",
+    )
+    not_evaluable_for: str = why(
+        "1h", "How long a model may serve traffic without an SLI before LLMSLINotEvaluable tells you."
     )
     burn_windows: list[BurnWindow] = why(
         _SRE_WINDOWS,
@@ -262,7 +379,9 @@ class Settings:
     aggregation: Aggregation = field(default_factory=Aggregation)
     output: Output = field(default_factory=Output)
     availability: Availability = field(default_factory=Availability)
+    replicas: Replicas = field(default_factory=Replicas)
     queue: Queue = field(default_factory=Queue)
+    hpa: Hpa = field(default_factory=Hpa)
     kv_cache: KVCache = field(default_factory=KVCache)
     preemption: Preemption = field(default_factory=Preemption)
     prefix_cache: PrefixCache = field(default_factory=PrefixCache)
@@ -281,15 +400,19 @@ def _key(f: dataclasses.Field[Any]) -> str:
 
 
 def _check_scalar(value: Any, default: Any, where: str, problems: list[str]) -> Any:
-    if isinstance(default, bool) or isinstance(value, bool):
+    if isinstance(default, bool) and isinstance(value, bool):
+        return value
+    if isinstance(value, bool):
         problems.append(f"{where}: booleans are not settings here")
+    elif isinstance(default, bool):
+        problems.append(f"{where}: must be bool, got {type(value).__name__}")
     elif isinstance(default, float) and isinstance(value, (int, float)):
         return float(value)
     elif isinstance(default, int) and isinstance(value, int):
         return value
     elif isinstance(default, str) and isinstance(value, str):
         if (
-            where.endswith(("for", "window", "lookback", "interval", ".long", ".short"))
+            where.endswith(("for", "window", "lookback", "interval", "grace", "warmup", ".long", ".short"))
             and value
             and not is_prometheus_duration(value)
         ):
@@ -318,6 +441,10 @@ def _merge(cls: type, base: Any, data: Any, where: str, problems: list[str]) -> 
             changes[f.name] = _merge(type(current), current, value, here, problems)
         elif f.name == "burn_windows":
             changes[f.name] = _burn_windows(value, here, problems)
+        elif f.name in ("engine_bounds", "engine_failure_reasons"):
+            changes[f.name] = _per_engine(value, current, here, problems)
+        elif f.name.endswith("severity") and value not in SEVERITIES:
+            problems.append(f"{here}: must be one of {', '.join(SEVERITIES)}, got {value!r}")
         elif isinstance(current, list):
             if not isinstance(value, list):
                 problems.append(f"{here}: must be a list")
@@ -332,6 +459,28 @@ def _merge(cls: type, base: Any, data: Any, where: str, problems: list[str]) -> 
         else:
             changes[f.name] = _check_scalar(value, current, here, problems)
     return dataclasses.replace(base, **changes)
+
+
+def _per_engine(value: Any, default: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    """A mapping engine_type -> list of strings (failure reasons) or -> {sli_seconds: bound}, shaped as default."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: must be a mapping of engine types")
+        return default
+    out: dict[str, Any] = {}
+    for engine, item in value.items():
+        here = f"{where}.{engine}"
+        if engine not in ENGINES:
+            problems.append(f"{here}: unknown engine type (known: {', '.join(ENGINES)})")
+        elif where.endswith("failure_reasons"):
+            if isinstance(item, list) and item and all(isinstance(v, str) for v in item):
+                out[engine] = item
+            else:
+                problems.append(f"{here}: must be a non-empty list of finish_reason values")
+        elif isinstance(item, dict) and set(item) <= {"ttft_seconds", "tpot_seconds"}:
+            out[engine] = {k: _check_scalar(v, 0.0, f"{here}.{k}", problems) for k, v in item.items()}
+        else:
+            problems.append(f"{here}: must map ttft_seconds and/or tpot_seconds to a bucket bound")
+    return out
 
 
 def _burn_windows(value: Any, where: str, problems: list[str]) -> list[BurnWindow]:

@@ -86,8 +86,8 @@ def with_toy(checkout: Path) -> Path:
 def test_two_hand_made_files_and_the_rest_generated(with_toy: Path):
     changed = {line[3:] for line in _git(with_toy, "status", "--porcelain", "-uall").splitlines()}
     hand_made = {"exporter/engines/toy.py", "tests/fixtures/engines/toy-0.1-synthetic.prom"}
-    # Written by the two commands: the golden, the docs' engine tables, and panels whose no-value text names the
-    # engines that do not report a family.
+    # Written by the two commands: the golden, the docs' engine tables, runbooks and panels that name the engines
+    # lacking a family.
     generated = changed - hand_made
     assert hand_made <= changed
     assert {"README.md", "docs/METRICS.md", "tests/goldens/toy-0.1-synthetic.prom"} <= generated

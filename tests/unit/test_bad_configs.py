@@ -111,7 +111,7 @@ EXPECTED = {
     "invalid-rules-type.yml": ["invalid-rules-type.yml:2: queue.waiting: must be int, got str"],
     "invalid-rules-unknown-setting.yml": [
         "invalid-rules-unknown-setting.yml:2: queue.waitng: unknown setting (known: waiting, queue_time_seconds, "
-        "queue_time_quantile, window, for)"
+        "queue_time_quantile, window, for, sustained_waiting, sustained_for, p99_seconds, min_dequeues)"
     ],
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter import durations
-from exporter.mixin.promql import by, le_matcher, model_labels, sample, selector
+from exporter.mixin.promql import alternatives, by, le_matcher, model_labels, on, sample, selector
+from exporter.mixin.rules import engines
 from exporter.mixin.rules.model import Group, Rule, record
 from exporter.mixin.settings import Settings
 
@@ -32,7 +33,8 @@ RATE_COUNTERS = (
 SUMMED_GAUGES = ("llm_requests_waiting",)
 
 SLO_SLIS = ("ttft", "tpot", "errors")
-
+# States a model's replicas are counted in (model:llm_replicas_<state>:count).
+REPLICA_STATES = ("known", "ready", "down", "warming")
 
 
 def rate_name(level: str, counter: str, window: str) -> str:
@@ -93,9 +95,13 @@ def _tokens_per_joule(settings: Settings) -> list[Rule]:
     """Inputs of tokens per joule, per exporter: a sidecar polls its engine and the GPUs that engine runs on."""
     window = settings.aggregation.rate_window
     instance = [*settings.aggregation.fleet_labels, *settings.aggregation.instance_labels]
-    tokens, watts = (f"sum {by(instance)} (rate({selector(counter, matchers)}[{window}]))" for counter, matchers in (
-        ("llm_generation_tokens_total", settings.selectors.engine),
-        ("llm_gpu_energy_joules_total", settings.selectors.gpu)))
+    tokens, watts = (
+        f"sum {by(instance)} (rate({selector(counter, matchers)}[{window}]))"
+        for counter, matchers in (
+            ("llm_generation_tokens_total", settings.selectors.engine),
+            ("llm_gpu_energy_joules_total", settings.selectors.gpu),
+        )
+    )
     tokens_name = rate_name("instance", "llm_generation_tokens_total", window)
     watts_name = rate_name("instance", "llm_gpu_energy_joules_total", window)
     return [
@@ -140,6 +146,10 @@ class Recorded:
             raise ValueError(f"{gauge} has no per-model sum recording (SUMMED_GAUGES)")
         return f"model:{gauge}:sum"
 
+    def replicas(self, state: str) -> str:
+        """Per-model count of replicas in one of REPLICA_STATES (known: served within replicas.lookback)."""
+        return replicas_name(state)
+
     @property
     def finished(self) -> str:
         """Per-model rate of finished requests, kept by finish_reason."""
@@ -172,21 +182,90 @@ def slo_windows(settings: Settings) -> list[str]:
     return sorted(windows, key=durations.seconds)
 
 
+def replicas_name(state: str) -> str:
+    """Recorded name of a model's count of replicas in one of REPLICA_STATES."""
+    if state not in REPLICA_STATES:
+        raise ValueError(f"{state} is not one of {', '.join(REPLICA_STATES)}")
+    return f"model:llm_replicas_{state}:count"
+
+
+def _replicas(settings: Settings) -> list[Rule]:
+    """A model's replicas: known (served within the lookback, exporter still discovered), ready, down, warming."""
+    a, eng = settings.aggregation, settings.selectors.engine
+    exporter = [*a.fleet_labels, *a.instance_labels]
+    target = [*exporter, "target"]
+    model = by(model_labels(a))
+    info, up = selector(sample("llm_engine_info"), eng), selector(sample("llm_exporter_target_up"), eng)
+    state = selector(sample("llm_exporter_target_state"), eng, 'state=~"ready|loading"')
+    per_target = by([*target, "engine_type", "model"])
+    # A down replica no longer exports llm_engine_info, but it stays its model's for the lookback.
+    known = (
+        f"max {per_target} (max_over_time({info}[{settings.replicas.lookback}]))\n"
+        f"and {on(exporter)}\n{selector('up', settings.selectors.exporter)}"
+    )
+    warmup = settings.prefix_cache.warmup
+    return [
+        record(replicas_name("known"), f"count {model} (\n{known}\n)"),
+        record(
+            replicas_name("ready"),
+            f"count {model} (\n  max {per_target} ({info})\n  and {on(target)}\n  ({up} == 1)\n)",
+        ),
+        # Neither ready nor loading: the engine is down, or the exporter cannot be scraped (no state at all).
+        # Zero rather than absent when none is, so "0 down" reads as an answer, not as missing data.
+        record(
+            replicas_name("down"),
+            f"count {model} (\n(\n{known}\n)\nunless {on(target)}\n({state} == 1)\n)\nor\n{replicas_name('known')} * 0",
+        ),
+        # Warming: not up at some point of the warmup, or younger than it (no sample a warmup ago).
+        record(
+            replicas_name("warming"),
+            f"count {model} (\n  max {per_target} ({info})\n  and {on(target)}\n  (\n"
+            f"    min_over_time({up}[{warmup}]) == 0\n    or\n    ({up} unless {up} offset {warmup})\n  )\n)\n"
+            f"or\n{replicas_name('ready')} * 0",
+        ),
+    ]
+
+
 def _slo_expr(settings: Settings, sli: str, window: str) -> str:
     slo = settings.slo
     if sli == "errors":
         finished = "llm_requests_finished_total"
-        errors = _rate(settings, finished, window, f'finish_reason=~"{"|".join(slo.error_finish_reasons)}"')
+        # One branch per distinct set of failure reasons in the engine tables; the settings' set covers the rest.
+        groups = engines.failure_reasons(settings)
+        special = tuple(e for members in groups.values() for e in members)
+        branches = [
+            _rate(
+                settings,
+                finished,
+                window,
+                engines.engine_matcher(members or special, negate=not members),
+                f'finish_reason=~"{alternatives(reasons)}"',
+            )
+            for reasons, members in groups.items()
+        ]
         total = _rate(settings, finished, window)
+        valid = _rate(settings, finished, window, f'finish_reason!~"{alternatives(slo.client_finish_reasons)}"')
         # Error series may be created on the first error only: count models with traffic and no errors as 0.
-        return f"(\n  {errors}\n  or\n  {total} * 0\n)\n/\n({total} > 0)"
-    histogram, bound = {
-        "ttft": ("gen_ai_server_time_to_first_token_seconds", slo.ttft_seconds),
-        "tpot": ("gen_ai_server_time_per_output_token_seconds", slo.tpot_seconds),
-    }[sli]
-    good = _rate(settings, f"{histogram}_bucket", window, le_matcher(bound))
-    total = _rate(settings, f"{histogram}_count", window)
-    return f"1 - (\n  {good}\n  /\n  ({total} > 0)\n)"
+        bad = "\n  or\n  ".join([*branches, f"{total} * 0"])
+        return f"(\n  {bad}\n)\n/\n({valid} > 0)"
+    r = engines.resolve(settings, sli)
+    bucket = f"{r.histogram}_bucket"
+
+    def rate(*matchers: str) -> str:
+        return f"rate({selector(sample(bucket), settings.selectors.engine, *matchers)}[{window}])"
+
+    model = by(model_labels(settings.aggregation))
+    # Per replica the configured bound wins where its version has it (SGLang 0.4: 2.5), else the engine's own.
+    good = [
+        f"sum {model} ("
+        + " or ignoring (le) ".join(rate(f'engine_type="{e}"', le_matcher(b)) for b in (r.bound, own))
+        + ")"
+        for e, own in r.own_bound.items()
+    ]
+    good.append(f"sum {model} ({rate(engines.engine_matcher(r.special, negate=True), le_matcher(r.bound))})")
+    total = _rate(settings, f"{r.histogram}_count", window)
+    joined = "\n    or\n    ".join(good)
+    return f"1 - (\n  (\n    {joined}\n  )\n  /\n  ({total} > 0)\n)"
 
 
 def groups(settings: Settings) -> list[Group]:
@@ -199,4 +278,5 @@ def groups(settings: Settings) -> list[Group]:
         Group("llm-exporter-recording", _hot_paths(settings) + _prefix_cache(settings), interval),
         Group("llm-exporter-gpu-recording", _tokens_per_joule(settings), interval),
         Group("llm-exporter-slo-recording", slo_rules, interval),
+        Group("llm-exporter-replicas-recording", _replicas(settings), interval),
     ]

@@ -56,7 +56,7 @@ def test_every_series_the_committed_rules_read_is_in_the_schema_or_recorded() ->
     committed = _rules()
     recorded = {rule["record"] for rule in committed if "record" in rule}
     names = {name for rule in committed for name in promql.series_names(rule["expr"])}
-    assert names - recorded - schema.SAMPLE_NAMES == {"up"}
+    assert names - recorded - schema.SAMPLE_NAMES == {"up"} | promql.KUBE_STATE_METRICS_SERIES
     assert {"llm_exporter_target_up", "llm_requests_waiting", "llm_gpu_xid_errors_total"} <= names
 
 
@@ -96,6 +96,9 @@ def test_every_alert_family_has_a_promtool_test_file() -> None:
     for path in (ALERTS_DIR / "tests").glob("*.yaml"):
         for case in yaml.safe_load(path.read_text())["tests"]:
             tested |= {t["alertname"] for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+            # A firing ALERTS sample asserted by a PromQL test counts too.
+            firing = [s["labels"] for t in case.get("promql_expr_test", []) for s in t.get("exp_samples", [])]
+            tested |= {m.group(1) for labels in firing if (m := re.search(r'alertname="(\w+)"', labels))}
     assert tested == {rule["alert"] for rule in _rules() if "alert" in rule}
 
 
@@ -106,10 +109,13 @@ def test_settings_file_overrides_and_shapes_the_rules(tmp_path: Path) -> None:
         "output: {alert_labels: {team: inference}}\n"
     )
     written = rules.write(tmp_path / "out", custom)
-    by_name = {
-        r.get("alert") or r["record"]: r for g in yaml.safe_load(written[0].read_text())["groups"] for r in g["rules"]
-    }
-    queue = by_name["LLMQueuePressure"]
+    # The original queue rule; the ones labelled `signal` are the issue-15 additions.
+    queue = next(
+        r
+        for g in yaml.safe_load(written[0].read_text())["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "LLMQueuePressure" and "signal" not in r["labels"]
+    )
     assert "> 8)" in queue["expr"] and 'llm_requests_waiting{namespace="llm"}' in queue["expr"]
     assert queue["for"] == "1m" and queue["labels"] == {"severity": "warning", "team": "inference"}
     assert load(written[2]) == load(custom)
@@ -134,7 +140,7 @@ def test_bad_settings_are_all_reported_with_file_and_field(tmp_path: Path) -> No
         rules.write(tmp_path / "out", bad)
     assert str(error.value).splitlines() == [
         f"{bad}:1: queue.waitng: unknown setting (known: waiting, queue_time_seconds, queue_time_quantile, window, "
-        "for)",
+        "for, sustained_waiting, sustained_for, p99_seconds, min_dequeues)",
         f"{bad}:1: queue.window: must be a duration like \"5m\", got 'soon'",
         f"{bad}:2: slo.burn_windows[0]: missing severity, short, factor, for",
         f"{bad}:5: gpu.xid_critical[1]: must be int, got str",
