@@ -293,10 +293,6 @@ class Slo:
     )
     tpot_objective: float = why(0.99, "Share of requests that must be good on TPOT.")
     availability_objective: float = why(0.999, "Share of finished requests that must not end in an error.")
-    error_ratio_warning: float = why(
-        0.01, "Error ratio where the error panels turn orange; dashboards only (the burn-rate alerts page)."
-    )
-    error_ratio_critical: float = why(0.05, "Error ratio where the error panels turn red; dashboards only.")
     error_finish_reasons: list[str] = why(
         ["error"],
         "finish_reason values counted as errors on every engine, besides each engine table's own failure reasons "

@@ -35,6 +35,7 @@ from exporter.mixin.dashboards.panels import Column, Query, Steps, stat, table, 
 from exporter.mixin.dashboards.queries import (
     RANGE,
     aggregate,
+    max_recorded,
     quantile,
     ratio,
     recorded,
@@ -42,7 +43,7 @@ from exporter.mixin.dashboards.queries import (
     selector,
     sum_recorded,
 )
-from exporter.mixin.rules.recording import Recorded, slo_name
+from exporter.mixin.rules.recording import Recorded, slo_name, slo_windows
 from exporter.mixin.settings import Settings
 
 S = ENGINE_SCOPE
@@ -55,12 +56,9 @@ KEYS = ("engine_type", "model")
 
 
 def error_ratio(settings: Settings, by: tuple[str, ...] = ()) -> str:
-    """Share of finished requests that ended in an error (the SLO's error reasons); 0 while none does."""
-    finished = Recorded(settings).finished
-    reasons = promql.alternatives(settings.slo.error_finish_reasons)
-    errors = sum_recorded(finished, M, by, finish_reason=reasons)
-    zero = " or (0 * " + sum_recorded(finished, M, by) + ")"
-    return ratio(errors + zero, sum_recorded(finished, M, by))
+    """The worst model's availability SLI as the error-budget alerts read it: per-engine failure reasons over
+    finished requests, client errors left out (the rules' shortest error-ratio recording)."""
+    return max_recorded(slo_name("errors", slo_windows(settings)[0]), M, by)
 
 
 def worst(settings: Settings, q: float, family: str) -> str:
@@ -143,7 +141,8 @@ def _fleet_stats(settings: Settings) -> list[g.Panel]:
         ),
         stat(
             "Error ratio",
-            f"Share of finished requests that failed (finish_reason {promql.alternatives(slo.error_finish_reasons)}). "
+            "Worst model's share of finished requests that failed on the server: each engine's failure reasons "
+            "(docs/METRICS.md, error taxonomy), client errors left out, as the error-budget alerts count them. "
             f"Healthy: below the availability budget ({1 - slo.availability_objective:.2%}); red where the "
             "slowest error-budget page fires if it lasts.",
             "percentunit",

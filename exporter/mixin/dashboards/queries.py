@@ -47,6 +47,11 @@ def aggregate(op: str, sample: str, scope: Scope, by: Iterable[str] = (), **matc
     return _aggregated(op, by, selector(sample, scope, **matchers))
 
 
+def max_recorded(name: str, scope: Scope, by: Iterable[str] = ()) -> str:
+    """Max (optionally by labels) of a recorded per-model series: the worst model."""
+    return _aggregated("max", by, recorded(name, scope))
+
+
 def ratio(numerator: str, denominator: str) -> str:
     """numerator / denominator, empty (not NaN or Inf) where the denominator is zero."""
     return f"({numerator}) / (({denominator}) > 0)"
