@@ -22,15 +22,24 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from tests.engines.test_parse_fuzz import DisagreementError, compare, documents, mutate  # noqa: E402
 
 # Our ParseError messages, by the reason they start with.
-REASONS = ("duplicate series", "not a sample line", "truncated body", "malformed labels", "unknown metric type",
-           "invalid metric name", "value", "label")
+REASONS = (
+    "duplicate series",
+    "not a sample line",
+    "truncated body",
+    "malformed labels",
+    "unknown metric type",
+    "invalid metric name",
+    "value",
+    "label",
+)
 MUTANTS_PER_DOCUMENT = 19  # with the document itself, 20 inputs per generated document
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the fuzz and print the outcome counts."""
-    parser = argparse.ArgumentParser(prog="bench/fuzz_parse.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/fuzz_parse.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inputs", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=10)
     args = parser.parse_args(argv)
@@ -39,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     stricter: collections.Counter[str] = collections.Counter()
     started = time.monotonic()
 
-    @settings(max_examples=-(-args.inputs // (MUTANTS_PER_DOCUMENT + 1)), deadline=None, database=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=-(-args.inputs // (MUTANTS_PER_DOCUMENT + 1)),
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(documents())
     def run(text: str) -> None:
         for candidate in [text] + [mutate(text, rng) for _ in range(MUTANTS_PER_DOCUMENT)]:

@@ -34,11 +34,13 @@ from exporter.gpu import GpuCollector  # noqa: E402
 from exporter.gpu.device import FIELD_ROWS  # noqa: E402
 from exporter.gpu.gpm import GPM_METRICS  # noqa: E402
 
-SMI_FIELDS = ("index,uuid,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,memory.reserved,"
-              "power.draw,power.limit,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,clocks.max.sm,"
-              "clocks.max.mem,clocks_event_reasons.active,ecc.errors.corrected.volatile.total,"
-              "ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,"
-              "ecc.errors.uncorrected.aggregate.total,remapped_rows.correctable,remapped_rows.uncorrectable")
+SMI_FIELDS = (
+    "index,uuid,utilization.gpu,utilization.memory,memory.used,memory.free,memory.total,memory.reserved,"
+    "power.draw,power.limit,temperature.gpu,temperature.memory,clocks.sm,clocks.mem,clocks.max.sm,"
+    "clocks.max.mem,clocks_event_reasons.active,ecc.errors.corrected.volatile.total,"
+    "ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,"
+    "ecc.errors.uncorrected.aggregate.total,remapped_rows.correctable,remapped_rows.uncorrectable"
+)
 RSS_PROGRAM = """
 import json, sys, time
 sys.path.insert(0, {root!r})
@@ -140,9 +142,12 @@ class BarePoller:
 def percentiles(values: list[float]) -> dict[str, float]:
     """p50/p90/max in milliseconds."""
     ordered = sorted(values)
-    return {"p50_ms": round(statistics.median(ordered) * 1e3, 3),
-            "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1e3, 3),
-            "max_ms": round(ordered[-1] * 1e3, 3), "n": len(ordered)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1e3, 3),
+        "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1e3, 3),
+        "max_ms": round(ordered[-1] * 1e3, 3),
+        "n": len(ordered),
+    }
 
 
 def time_polls(collector: GpuCollector, bare: BarePoller, polls: int, gap_s: float) -> tuple[list[float], list[float]]:
@@ -165,18 +170,24 @@ def time_smi(runs: int) -> dict[str, Any]:
     if shutil.which("nvidia-smi") is None:
         return {"skipped": "no nvidia-smi"}
     fields = SMI_FIELDS
-    probe = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         fields = "index,uuid,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm"
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
-                       capture_output=True, check=True)
+        subprocess.run(
+            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"], capture_output=True, check=True
+        )
         times.append(time.perf_counter() - start)
-    return {"fields": fields, "field_count": fields.count(",") + 1, "first_output": probe.stdout.strip()[:400],
-            **percentiles(times)}
+    return {
+        "fields": fields,
+        "field_count": fields.count(",") + 1,
+        "first_output": probe.stdout.strip()[:400],
+        **percentiles(times),
+    }
 
 
 def measure_rss(root: Path) -> dict[str, Any]:
@@ -184,8 +195,12 @@ def measure_rss(root: Path) -> dict[str, Any]:
     daemon's other heavy imports."""
     result = {}
     for label, imports in (("collector_only", ""), ("with_daemon_imports", "import httpx, yaml, prometheus_client")):
-        out = subprocess.run([sys.executable, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         result[label] = json.loads(out)
     return result
 
@@ -224,11 +239,16 @@ def live_exposition(load_s: float, nvml: ModuleType | None) -> tuple[str, dict[s
             collector = GpuCollector(interval_s=1.0, engine_pids=lambda: {"bench-load": {process.pid}})
             first, last, elapsed, powers = poll_through(collector, load_s - 1.0)
     collector.close()
-    energy = {uuid: value_of(last, "llm_gpu_energy_joules_total")[uuid] - before
-              for uuid, before in value_of(first, "llm_gpu_energy_joules_total").items()}
-    summary = {"energy_delta_j": energy, "window_s": round(elapsed, 2),
-               "mean_power_w": round(statistics.mean(powers), 1) if powers else None,
-               "energy_rate_w": {u: round(j / elapsed, 1) for u, j in energy.items()}}
+    energy = {
+        uuid: value_of(last, "llm_gpu_energy_joules_total")[uuid] - before
+        for uuid, before in value_of(first, "llm_gpu_energy_joules_total").items()
+    }
+    summary = {
+        "energy_delta_j": energy,
+        "window_s": round(elapsed, 2),
+        "mean_power_w": round(statistics.mean(powers), 1) if powers else None,
+        "energy_rate_w": {u: round(j / elapsed, 1) for u, j in energy.items()},
+    }
     return render(last), summary
 
 
@@ -247,6 +267,7 @@ def main() -> None:
     nvml = None
     if args.fake:
         from tests.support.fakes.nvml import FakeGpu, FakeNvml
+
         nvml = FakeNvml([FakeGpu.from_capture()])
     import pynvml
 
@@ -265,29 +286,36 @@ def main() -> None:
     collector.close()
     gpus = len(names)
     result: dict[str, Any] = {
-        "gpus": names, "driver": info[0]["driver_version"] if info else None,
-        "python": platform.python_version(), "nvidia_ml_py": importlib.metadata.version("nvidia-ml-py"),
-        "collector_poll": percentiles(ours), "bare_nvml_poll": percentiles(theirs),
+        "gpus": names,
+        "driver": info[0]["driver_version"] if info else None,
+        "python": platform.python_version(),
+        "nvidia_ml_py": importlib.metadata.version("nvidia-ml-py"),
+        "collector_poll": percentiles(ours),
+        "bare_nvml_poll": percentiles(theirs),
         "collector_per_gpu_p50_ms": round(statistics.median(ours) * 1e3 / gpus, 3),
         "bare_per_gpu_p50_ms": round(statistics.median(theirs) * 1e3 / gpus, 3),
         "ratio_collector_over_bare_p50": round(statistics.median(ours) / statistics.median(theirs), 3),
-        "bare_call_p50_us_per_poll": {name: round(statistics.median(t) * 1e6 * len(t) / 20, 1)
-                                      for name, t in sorted(timings.items())},
+        "bare_call_p50_us_per_poll": {
+            name: round(statistics.median(t) * 1e6 * len(t) / 20, 1) for name, t in sorted(timings.items())
+        },
     }
     if not args.fake:
         result["nvidia_smi"] = time_smi(args.smi_runs)
         result["speedup_over_nvidia_smi_p50"] = round(
-            result["nvidia_smi"]["p50_ms"] / result["collector_poll"]["p50_ms"], 1)
+            result["nvidia_smi"]["p50_ms"] / result["collector_poll"]["p50_ms"], 1
+        )
         result["rss_mb"] = measure_rss(root)
     exposition, load = live_exposition(args.load_s, nvml)
     result["load"] = load
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
     stem = slug(names) if names else "none"
-    source = (f"# source: llm-exporter GpuCollector (exporter/gpu) against real NVML on {gpus}x {names[0]}, driver "
-              f"{result['driver']}, nvidia-ml-py "
-              f"{result['nvidia_ml_py']}, polled every 1 s during a {args.load_s:.0f} s bf16 matmul"
-              f"{' + peer-copy' if gpus > 1 else ''} load (bench/gpu_load.py); written by bench/gpu_poll.py "
-              f"on a lent {os.environ.get('DEVICE_KIND', 'GPU machine')} at {stamp}")
+    source = (
+        f"# source: llm-exporter GpuCollector (exporter/gpu) against real NVML on {gpus}x {names[0]}, driver "
+        f"{result['driver']}, nvidia-ml-py "
+        f"{result['nvidia_ml_py']}, polled every 1 s during a {args.load_s:.0f} s bf16 matmul"
+        f"{' + peer-copy' if gpus > 1 else ''} load (bench/gpu_load.py); written by bench/gpu_poll.py "
+        f"on a lent {os.environ.get('DEVICE_KIND', 'GPU machine')} at {stamp}"
+    )
     if args.fake:
         source = f"# source: bench/gpu_poll.py --fake (tests/support/fakes/nvml.py, H100 capture) at {stamp}"
     (args.out / f"{stem}-live.prom").write_text(source + "\n" + exposition)

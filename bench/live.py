@@ -72,9 +72,13 @@ def trickle(engine: Engine, every: float) -> Iterator[None]:
 def exporter(engine: Engine, targets: int, log_dir: Path) -> Iterator[ExporterProcess]:
     """An exporter process polling the engine as `targets` targets at the default interval, GPU collector off."""
     with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=log_dir, delete=False) as config:
-        config.write("targets:\n" + "".join(
-            f"  - {{name: t{index}, url: '{engine.base_url}', interval: {DEFAULT_INTERVAL}}}\n"
-            for index in range(targets)))
+        config.write(
+            "targets:\n"
+            + "".join(
+                f"  - {{name: t{index}, url: '{engine.base_url}', interval: {DEFAULT_INTERVAL}}}\n"
+                for index in range(targets)
+            )
+        )
     process = ExporterProcess([], log_dir, extra_args=["--config.file", config.name, "--gpu", "false"])
     process.start()
     try:

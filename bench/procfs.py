@@ -15,7 +15,7 @@ T = TypeVar("T")
 def _stat_fields(pid: int) -> list[str]:
     text = Path(f"/proc/{pid}/stat").read_text()
     # The command name (field 2) is in parentheses and may hold spaces: the rest starts after the last ")".
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def cpu_seconds(pid: int) -> float:

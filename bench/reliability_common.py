@@ -17,8 +17,12 @@ from tests.support.http_server import EngineStub, respond  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "engines"
-CAPTURES = ("vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom", "tgi-3.3.5-datadog-fixture.prom",
-            "sglang-0.5.8-dynamo-metrics-example.prom")
+CAPTURES = (
+    "vllm-0.32.0-cpu-live.prom",
+    "sglang-0.5.23-cpu-live.prom",
+    "tgi-3.3.5-datadog-fixture.prom",
+    "sglang-0.5.8-dynamo-metrics-example.prom",
+)
 
 
 def rss_bytes(pid: int) -> int:
@@ -41,8 +45,17 @@ def exporter_with_replays(interval: str = "1s") -> Iterator[tuple[subprocess.Pop
     with ExitStack() as stack:
         stubs = [stack.enter_context(EngineStub(respond((FIXTURES / name).read_bytes()))) for name in CAPTURES]
         port = free_port()
-        args = [sys.executable, "-m", "exporter", "--gpu", "false", "--scrape.interval", interval,
-                "--web.listen-address", f"127.0.0.1:{port}"]
+        args = [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--gpu",
+            "false",
+            "--scrape.interval",
+            interval,
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ]
         for stub in stubs:
             args += ["--target", stub.url]
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -61,4 +74,3 @@ def exporter_with_replays(interval: str = "1s") -> Iterator[tuple[subprocess.Pop
         finally:
             process.terminate()
             process.wait(timeout=10)
-

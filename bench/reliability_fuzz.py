@@ -32,14 +32,16 @@ def mutate(rng: random.Random, line: str) -> str:
         elif kind == "insert":
             line = line[:at] + rng.choice(_SPECIAL) + line[at:]
         elif kind == "delete":
-            line = line[:at] + line[at + 1:]
+            line = line[:at] + line[at + 1 :]
     return line
 
 
 def body(rng: random.Random) -> str:
     """One exposition body of real and mutated lines."""
-    lines = [mutate(rng, rng.choice(REAL_LINES)) if rng.random() < 0.03 else rng.choice(REAL_LINES)
-             for _ in range(rng.randint(1, 40))]
+    lines = [
+        mutate(rng, rng.choice(REAL_LINES)) if rng.random() < 0.03 else rng.choice(REAL_LINES)
+        for _ in range(rng.randint(1, 40))
+    ]
     return "\n".join(lines) + ("\n" if rng.random() < 0.8 else "")
 
 
@@ -50,8 +52,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    normalizers = [Normalizer(engine, "fuzz", "", mode) for engine in ENGINES.values()
-                   for mode in ("canonical", "native")]
+    normalizers = [
+        Normalizer(engine, "fuzz", "", mode) for engine in ENGINES.values() for mode in ("canonical", "native")
+    ]
     rejected = crashes = 0
     started = time.monotonic()
     for index in range(args.count):
@@ -70,11 +73,16 @@ def main() -> int:
             if crashes <= 3:
                 print(f"input {index} crashed:\n{text!r}\n{traceback.format_exc()}")
         if (index + 1) % 20_000 == 0:
-            print(f"[fuzz +{time.monotonic() - started:.0f}s] {index + 1} inputs, {rejected} rejected, "
-                  f"{crashes} unhandled", flush=True)
-    print(f"fuzz: {args.count} inputs (seed {args.seed}), {rejected} rejected by the parser as invalid, "
-          f"{args.count - rejected} normalized through {len(normalizers)} table/bucket modes, "
-          f"{crashes} unhandled exceptions, {time.monotonic() - started:.0f}s")
+            print(
+                f"[fuzz +{time.monotonic() - started:.0f}s] {index + 1} inputs, {rejected} rejected, "
+                f"{crashes} unhandled",
+                flush=True,
+            )
+    print(
+        f"fuzz: {args.count} inputs (seed {args.seed}), {rejected} rejected by the parser as invalid, "
+        f"{args.count - rejected} normalized through {len(normalizers)} table/bucket modes, "
+        f"{crashes} unhandled exceptions, {time.monotonic() - started:.0f}s"
+    )
     return 0 if crashes == 0 else 1
 
 

@@ -38,8 +38,9 @@ def main() -> int:
     with exporter_with_replays("5s") as (process, base):
         cpu_before = cpu_seconds(process.pid)
         until = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=_scraper, args=(base, until, latencies, errors))
-                   for _ in range(args.scrapers)]
+        threads = [
+            threading.Thread(target=_scraper, args=(base, until, latencies, errors)) for _ in range(args.scrapers)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -48,10 +49,14 @@ def main() -> int:
         rss = rss_bytes(process.pid)
         alive = process.poll() is None
     quantiles = statistics.quantiles(latencies, n=100)
-    print(f"load: {args.scrapers} scrapers x {args.seconds:g}s against 4 targets: {len(latencies)} requests, "
-          f"{len(latencies) / args.seconds:.0f} req/s, errors {len(errors)}")
-    print(f"load: latency p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms; "
-          f"exporter CPU {cpu:.1f}s, RSS {rss / 2**20:.1f} MiB, alive {alive}")
+    print(
+        f"load: {args.scrapers} scrapers x {args.seconds:g}s against 4 targets: {len(latencies)} requests, "
+        f"{len(latencies) / args.seconds:.0f} req/s, errors {len(errors)}"
+    )
+    print(
+        f"load: latency p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms; "
+        f"exporter CPU {cpu:.1f}s, RSS {rss / 2**20:.1f} MiB, alive {alive}"
+    )
     ok = not errors and alive
     print("load: PASS" if ok else f"load: FAIL {sorted(set(errors))}")
     return 0 if ok else 1

@@ -35,8 +35,11 @@ def main() -> int:
             if time.monotonic() >= next_sample:
                 elapsed = time.monotonic() - started
                 samples.append((elapsed, rss_bytes(process.pid)))
-                print(f"[soak +{elapsed:6.0f}s] rss {samples[-1][1] / 2**20:6.2f} MiB, scrapes {scrapes}, "
-                      f"errors {errors}", flush=True)
+                print(
+                    f"[soak +{elapsed:6.0f}s] rss {samples[-1][1] / 2**20:6.2f} MiB, scrapes {scrapes}, "
+                    f"errors {errors}",
+                    flush=True,
+                )
                 next_sample += 30
             time.sleep(1.0)
         assert process.poll() is None, "exporter exited during the soak"
@@ -45,8 +48,10 @@ def main() -> int:
     end = statistics.median(after_warmup[-3:])
     growth = (end - start) / 2**20
     print(f"soak: {args.minutes:g} min at 1s interval, 4 targets; scrapes {scrapes}, errors {errors}")
-    print(f"soak: rss after warm-up {start / 2**20:.2f} MiB, at end {end / 2**20:.2f} MiB, "
-          f"growth {growth:+.2f} MiB (target < 5 MiB), max {max(after_warmup) / 2**20:.2f} MiB")
+    print(
+        f"soak: rss after warm-up {start / 2**20:.2f} MiB, at end {end / 2**20:.2f} MiB, "
+        f"growth {growth:+.2f} MiB (target < 5 MiB), max {max(after_warmup) / 2**20:.2f} MiB"
+    )
     ok = growth < 5 and errors == 0
     print("soak: PASS" if ok else "soak: FAIL")
     return 0 if ok else 1

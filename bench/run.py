@@ -39,35 +39,57 @@ def cost_rows(repetitions: int) -> list[Row]:
         for label, measure, gated in (("steady", pipeline.steady, True), ("first poll", pipeline.cold, False)):
             timing = measure(text, repetitions)
             ratio = Spread.of(timing.ours).median / Spread.of(timing.stock).median
-            rows.append(Row(f"normalize {name.split('-')[0]} {len(text) // 1000} KB, {label}: {_ms(timing.ours)}",
-                            f"prometheus_client parse: {_ms(timing.stock)}", ratio,
-                            "<= 0.5" if gated else "- (once per target)", ratio <= 0.5 if gated else None))
+            rows.append(
+                Row(
+                    f"normalize {name.split('-')[0]} {len(text) // 1000} KB, {label}: {_ms(timing.ours)}",
+                    f"prometheus_client parse: {_ms(timing.stock)}",
+                    ratio,
+                    "<= 0.5" if gated else "- (once per target)",
+                    ratio <= 0.5 if gated else None,
+                )
+            )
     return rows
 
 
 def scaling_rows(repetitions: int) -> list[Row]:
     """Steady-state cost per series at 1x, 4x and 16x the vLLM capture, ours and stock, taking turns."""
     text = pipeline.capture(pipeline.VLLM)
-    timings = pipeline.steady_together({copies: pipeline.relabelled(text, copies) for copies in (1, 4, 16)},
-                                       repetitions)
-    per_series = {copies: (Spread.of(timing.ours).median / timing.series,
-                           Spread.of(timing.stock).median / timing.series, timing.series)
-                  for copies, timing in timings.items()}
+    timings = pipeline.steady_together(
+        {copies: pipeline.relabelled(text, copies) for copies in (1, 4, 16)}, repetitions
+    )
+    per_series = {
+        copies: (
+            Spread.of(timing.ours).median / timing.series,
+            Spread.of(timing.stock).median / timing.series,
+            timing.series,
+        )
+        for copies, timing in timings.items()
+    }
     ours1, stock1, _ = per_series[1]
     rows = []
     for copies in (4, 16):
         ours, theirs, series = per_series[copies]
         growth = ours / ours1
-        rows.append(Row(f"normalize cost {copies}x ({series} series): {ours * 1e6:.2f} us/series = {growth:.2f}x "
-                        f"the 1x per-series cost ({ours1 * 1e6:.2f})",
-                        f"prometheus_client: {theirs * 1e6:.2f} us/series = {theirs / stock1:.2f}x its 1x",
-                        ours / theirs, f"growth <= {LINEAR}x (linear)", growth <= LINEAR))
+        rows.append(
+            Row(
+                f"normalize cost {copies}x ({series} series): {ours * 1e6:.2f} us/series = {growth:.2f}x "
+                f"the 1x per-series cost ({ours1 * 1e6:.2f})",
+                f"prometheus_client: {theirs * 1e6:.2f} us/series = {theirs / stock1:.2f}x its 1x",
+                ours / theirs,
+                f"growth <= {LINEAR}x (linear)",
+                growth <= LINEAR,
+            )
+        )
     return rows
 
 
 def _memory(which: str, copies: int) -> dict[str, int]:
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "memory.py"), which, str(copies)], check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "memory.py"), which, str(copies)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -89,18 +111,31 @@ def memory_rows(repetitions: int) -> list[Row]:
     rows = []
     for copies in MEMORY_SCALES:
         (ours, series), (theirs, _) = gained["ours", copies], gained["stock", copies]
-        rows.append(Row(f"RSS held at {copies}x ({series} series): +{ours / 1e6:.2f} MB", f"prometheus_client's "
-                        f"families: +{theirs / 1e6:.2f} MB", ours / theirs if theirs else None, "-", None))
+        rows.append(
+            Row(
+                f"RSS held at {copies}x ({series} series): +{ours / 1e6:.2f} MB",
+                f"prometheus_client's families: +{theirs / 1e6:.2f} MB",
+                ours / theirs if theirs else None,
+                "-",
+                None,
+            )
+        )
 
     def slope(which: str, low: int, high: int) -> float:
         (low_rss, low_series), (high_rss, high_series) = gained[which, low], gained[which, high]
         return (high_rss - low_rss) / (high_series - low_series)
 
     growth, stock_growth = slope("ours", 8, 16) / slope("ours", 4, 8), slope("stock", 8, 16) / slope("stock", 4, 8)
-    rows.append(Row(f"RSS per added series, 8x->16x: {slope('ours', 8, 16):.0f} B = {growth:.2f}x that of 4x->8x "
-                    f"({slope('ours', 4, 8):.0f} B)", f"prometheus_client: {slope('stock', 8, 16):.0f} B = "
-                    f"{stock_growth:.2f}x its 4x->8x", slope("ours", 8, 16) / slope("stock", 8, 16),
-                    f"growth <= {LINEAR}x (linear)", growth <= LINEAR))
+    rows.append(
+        Row(
+            f"RSS per added series, 8x->16x: {slope('ours', 8, 16):.0f} B = {growth:.2f}x that of 4x->8x "
+            f"({slope('ours', 4, 8):.0f} B)",
+            f"prometheus_client: {slope('stock', 8, 16):.0f} B = {stock_growth:.2f}x its 4x->8x",
+            slope("ours", 8, 16) / slope("stock", 8, 16),
+            f"growth <= {LINEAR}x (linear)",
+            growth <= LINEAR,
+        )
+    )
     return rows
 
 
@@ -112,17 +147,29 @@ def latency_rows(engine: live.Engine, log_dir: Path, count: int) -> list[Row]:
     rows = []
     for q in (50, 99):
         ours, theirs = percentile(seconds["exporter"], q), percentile(seconds["vllm"], q)
-        rows.append(Row(f"scrape latency p{q}: exporter /metrics {ours * 1e3:.2f} ms (n={count})",
-                        f"vLLM /metrics p{q}: {theirs * 1e3:.2f} ms", ours / theirs, "<= 0.25", ours / theirs <= 0.25))
+        rows.append(
+            Row(
+                f"scrape latency p{q}: exporter /metrics {ours * 1e3:.2f} ms (n={count})",
+                f"vLLM /metrics p{q}: {theirs * 1e3:.2f} ms",
+                ours / theirs,
+                "<= 0.25",
+                ours / theirs <= 0.25,
+            )
+        )
     return rows
 
 
 def overhead_rows(engine: live.Engine, log_dir: Path, seconds: float) -> list[Row]:
     """CPU and RSS of exporters with one and four targets over the same window, next to the vLLM's own."""
-    with live.exporter(engine, 1, log_dir) as one, live.exporter(engine, 4, log_dir) as four, \
-            live.trickle(engine, every=10.0):
-        watched = [overhead.process("1 target", one.process.pid, one.metrics_url),  # type: ignore[arg-type]
-                   overhead.process("4 targets", four.process.pid, four.metrics_url)]  # type: ignore[arg-type]
+    with (
+        live.exporter(engine, 1, log_dir) as one,
+        live.exporter(engine, 4, log_dir) as four,
+        live.trickle(engine, every=10.0),
+    ):
+        watched = [
+            overhead.process("1 target", one.process.pid, one.metrics_url),  # type: ignore[arg-type]
+            overhead.process("4 targets", four.process.pid, four.metrics_url),
+        ]  # type: ignore[arg-type]
         engine_watch = overhead.process_group("vLLM", engine.pgid) if engine.pgid else None
         window = overhead.watch(watched + ([engine_watch] if engine_watch else []), seconds)
     rows = []
@@ -131,19 +178,32 @@ def overhead_rows(engine: live.Engine, log_dir: Path, seconds: float) -> list[Ro
         base_cpu = engine_watch.core_percent(window) if engine_watch else None
         base_rss = Spread.of(engine_watch.rss_samples).median if engine_watch else None
         unread = "vLLM: not started by the bench, not read"
-        rows.append(Row(f"CPU, {item.name}, {window:.0f} s at {live.DEFAULT_INTERVAL}: {cpu:.3f} % of a core",
-                        f"vLLM server: {base_cpu:.2f} % of a core" if base_cpu is not None else unread,
-                        cpu / base_cpu if base_cpu else None, "<= 1 % of a core", cpu <= 1.0))
-        rows.append(Row(f"RSS, {item.name}: {rss.median / 1e6:.1f} MB (max {max(item.rss_samples) / 1e6:.1f})",
-                        f"vLLM server: {base_rss / 1e6:.0f} MB" if base_rss else unread,
-                        rss.median / base_rss if base_rss else None, "<= 60 MB", max(item.rss_samples) <= 60e6))
+        rows.append(
+            Row(
+                f"CPU, {item.name}, {window:.0f} s at {live.DEFAULT_INTERVAL}: {cpu:.3f} % of a core",
+                f"vLLM server: {base_cpu:.2f} % of a core" if base_cpu is not None else unread,
+                cpu / base_cpu if base_cpu else None,
+                "<= 1 % of a core",
+                cpu <= 1.0,
+            )
+        )
+        rows.append(
+            Row(
+                f"RSS, {item.name}: {rss.median / 1e6:.1f} MB (max {max(item.rss_samples) / 1e6:.1f})",
+                f"vLLM server: {base_rss / 1e6:.0f} MB" if base_rss else unread,
+                rss.median / base_rss if base_rss else None,
+                "<= 60 MB",
+                max(item.rss_samples) <= 60e6,
+            )
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print the table; exit 1 if a gated row fails."""
-    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and a 60 s overhead window")
     parser.add_argument("--vllm-url", default="", help="measure this running vLLM instead of starting one")
     parser.add_argument("--overhead-seconds", type=float, default=None, help="pod-overhead window (default 300)")
@@ -160,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     for title, measure in sections:
         print(f"bench: {title} ...", file=sys.stderr, flush=True)
         rows += measure()
-    with tempfile.TemporaryDirectory(prefix="llm-exporter-bench-") as scratch, \
-            live.vllm(args.vllm_url, Path(scratch)) as engine:
+    with (
+        tempfile.TemporaryDirectory(prefix="llm-exporter-bench-") as scratch,
+        live.vllm(args.vllm_url, Path(scratch)) as engine,
+    ):
         print(f"bench: traffic to {engine.base_url} ...", file=sys.stderr, flush=True)
         live.traffic(engine, 16)
         print("bench: scrape latency ...", file=sys.stderr, flush=True)

@@ -34,8 +34,10 @@ class Spread:
 
     def show(self, unit: str, scale: float = 1.0, digits: int = 2) -> str:
         """E.g. "4.71 ms [4.52-4.90] n=200"."""
-        return (f"{self.median * scale:.{digits}f} {unit} [{self.p25 * scale:.{digits}f}-{self.p75 * scale:.{digits}f}]"
-                f" n={self.count}")
+        return (
+            f"{self.median * scale:.{digits}f} {unit} [{self.p25 * scale:.{digits}f}-{self.p75 * scale:.{digits}f}]"
+            f" n={self.count}"
+        )
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def table(rows: Sequence[Row]) -> str:
     header = ["figure", "baseline", "ratio", "target", "result"]
     lines = [header, *[row.cells() for row in rows]]
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
-    out = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |"
-           for line in lines]
+    out = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |" for line in lines
+    ]
     out.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(out)

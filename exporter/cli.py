@@ -59,37 +59,88 @@ def _duration(text: str) -> float:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llm-exporter", description=_DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config.file", dest="config_file", metavar="PATH",
-                        help="YAML config (targets, defaults, gpu); see CONFIGURATION.md")
-    parser.add_argument("--target", action="append", default=[], metavar="URL",
-                        help="engine to poll, e.g. http://127.0.0.1:8000 (/metrics is appended); repeatable")
-    parser.add_argument("--target.name", dest="target_names", action="append", default=[], metavar="NAME",
-                        help="name of the --target at the same position, its `target` label (default: host:port "
-                             "of the URL); in Kubernetes pass the pod name, e.g. --target.name=$(POD_NAME)")
-    parser.add_argument("--engine.type", dest="engine_type", choices=ENGINE_TYPES, default="auto",
-                        help="engine of the --target URLs (default: detected from the metrics)")
+    parser = argparse.ArgumentParser(
+        prog="llm-exporter", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        metavar="PATH",
+        help="YAML config (targets, defaults, gpu); see CONFIGURATION.md",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="engine to poll, e.g. http://127.0.0.1:8000 (/metrics is appended); repeatable",
+    )
+    parser.add_argument(
+        "--target.name",
+        dest="target_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="name of the --target at the same position, its `target` label (default: host:port "
+        "of the URL); in Kubernetes pass the pod name, e.g. --target.name=$(POD_NAME)",
+    )
+    parser.add_argument(
+        "--engine.type",
+        dest="engine_type",
+        choices=ENGINE_TYPES,
+        default="auto",
+        help="engine of the --target URLs (default: detected from the metrics)",
+    )
     parser.add_argument("--model", default="", help="model name for engines whose metrics and API lack one")
-    parser.add_argument("--scrape.interval", dest="interval", type=_duration, metavar="DURATION",
-                        help="poll interval for --target URLs (default 5s)")
-    parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
-                        metavar="ADDRESS", help=f"where /metrics is served (default {DEFAULT_LISTEN_ADDRESS})")
-    parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
-                        help="TLS and basic auth, in the Prometheus exporter-toolkit format")
-    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
-                        help="accept POST /-/reload (as Prometheus does; SIGHUP always reloads)")
-    parser.add_argument("--gpu", choices=("auto", "true", "false"), default=None,
-                        help="NVML GPU collector (default auto: on where a driver is found)")
-    parser.add_argument("--log.level", dest="log_level", default="info",
-                        choices=("debug", "info", "warn", "error"), help="log verbosity (default info)")
+    parser.add_argument(
+        "--scrape.interval",
+        dest="interval",
+        type=_duration,
+        metavar="DURATION",
+        help="poll interval for --target URLs (default 5s)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        metavar="ADDRESS",
+        help=f"where /metrics is served (default {DEFAULT_LISTEN_ADDRESS})",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="accept POST /-/reload (as Prometheus does; SIGHUP always reloads)",
+    )
+    parser.add_argument(
+        "--gpu",
+        choices=("auto", "true", "false"),
+        default=None,
+        help="NVML GPU collector (default auto: on where a driver is found)",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=("debug", "info", "warn", "error"),
+        help="log verbosity (default info)",
+    )
     parser.add_argument("--version", action="version", version=f"llm-exporter {__version__}")
     return parser
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), stream=sys.stderr,
-                        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s")
+    logging.basicConfig(
+        level={"warn": "WARNING"}.get(level, level.upper()),
+        stream=sys.stderr,
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+    )
     # Their INFO lines (each job run, each HTTP request) would drown ours at the default level.
     for noisy in ("apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -100,8 +151,9 @@ def _config(args: argparse.Namespace) -> Config:
     flag_targets = from_flags(args.target, args.interval, args.engine_type, args.model, args.target_names)
     config = with_flag_targets(config, flag_targets)
     if args.gpu is not None:
-        config = Config(targets=config.targets, gpu=type(config.gpu)(args.gpu, config.gpu.interval),
-                        source=config.source)
+        config = Config(
+            targets=config.targets, gpu=type(config.gpu)(args.gpu, config.gpu.interval), source=config.source
+        )
     return config
 
 
@@ -189,8 +241,9 @@ def run(argv: Sequence[str]) -> int:
 
 def check_config(argv: Sequence[str]) -> int:
     """Validate a config file; exit 1 with one line per problem."""
-    parser = argparse.ArgumentParser(prog="llm-exporter check-config",
-                                     description="Validate a config file and print every problem at once.")
+    parser = argparse.ArgumentParser(
+        prog="llm-exporter check-config", description="Validate a config file and print every problem at once."
+    )
     parser.add_argument("path", help="the YAML config file")
     args = parser.parse_args(argv)
     try:
@@ -200,8 +253,10 @@ def check_config(argv: Sequence[str]) -> int:
         return 1
     print(f"{args.path}: OK, {len(config.targets)} target(s)")
     for target in config.targets:
-        print(f"  {target.name}: {redact(target.url)} engine_type={target.engine_type} every {target.interval:g}s "
-              f"(timeout {target.timeout:g}s)")
+        print(
+            f"  {target.name}: {redact(target.url)} engine_type={target.engine_type} every {target.interval:g}s "
+            f"(timeout {target.timeout:g}s)"
+        )
     return 0
 
 
@@ -209,10 +264,12 @@ def probe(argv: Sequence[str]) -> int:
     """Fetch one engine once and print what maps onto the schema."""
     from exporter.probe import report
 
-    parser = argparse.ArgumentParser(prog="llm-exporter probe",
-                                     description="Fetch an engine's /metrics once and show the detected engine, "
-                                                 "each mapped family with its values, what stays unmapped, and "
-                                                 "the timing.")
+    parser = argparse.ArgumentParser(
+        prog="llm-exporter probe",
+        description="Fetch an engine's /metrics once and show the detected engine, "
+        "each mapped family with its values, what stays unmapped, and "
+        "the timing.",
+    )
     parser.add_argument("url", help="engine URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--engine.type", dest="engine_type", choices=ENGINE_TYPES, default="auto")
     parser.add_argument("--model", default="")
@@ -237,14 +294,24 @@ def generate(argv: Sequence[str]) -> int:
     from exporter.mixin import GENERATORS
     from exporter.mixin.settings import SettingsError
 
-    parser = argparse.ArgumentParser(prog="llm-exporter generate",
-                                     description="Write artifacts generated from exporter/schema.py.")
+    parser = argparse.ArgumentParser(
+        prog="llm-exporter generate", description="Write artifacts generated from exporter/schema.py."
+    )
     parser.add_argument("what", choices=(*GENERATORS, "all"))
-    parser.add_argument("--out", type=Path, default=Path.cwd(),
-                        help="folder to write under, laid out as this repository (default: the current directory)")
-    parser.add_argument("--settings", type=Path, default=None, metavar="PATH",
-                        help="alert settings YAML (thresholds, windows, selectors); the defaults and the reason "
-                             "for each are in alerts/llm-exporter.settings.yaml")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path.cwd(),
+        help="folder to write under, laid out as this repository (default: the current directory)",
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="alert settings YAML (thresholds, windows, selectors); the defaults and the reason "
+        "for each are in alerts/llm-exporter.settings.yaml",
+    )
     args = parser.parse_args(argv)
     names = list(GENERATORS) if args.what == "all" else [args.what]
     for name in names:

@@ -147,8 +147,7 @@ class YamlReader:
         for key, value in node.value:
             name = str(key.value)
             if name not in allowed:
-                self.problem(key, f"{path}.{name}" if path else name,
-                             f"unknown field (allowed: {', '.join(allowed)})")
+                self.problem(key, f"{path}.{name}" if path else name, f"unknown field (allowed: {', '.join(allowed)})")
             elif name in out:
                 self.problem(key, f"{path}.{name}" if path else name, "appears twice")
             else:
@@ -171,6 +170,7 @@ def _choice(options: tuple[str, ...]) -> Any:
         if text not in options:
             raise ValueError(f"must be one of {', '.join(options)}, got {text!r}")
         return text
+
     return convert
 
 
@@ -276,8 +276,9 @@ def load_file(path: str) -> Config:
     return load(text, path)
 
 
-def from_flags(urls: list[str], interval: float | None, engine_type: str, model: str,
-               names: list[str] | None = None) -> tuple[TargetConfig, ...]:
+def from_flags(
+    urls: list[str], interval: float | None, engine_type: str, model: str, names: list[str] | None = None
+) -> tuple[TargetConfig, ...]:
     """Targets for the zero-config sidecar: one per --target URL, named by the --target.name at its position."""
     names = names or []
     problems: list[str] = []
@@ -307,8 +308,10 @@ def with_flag_targets(config: Config, flag_targets: tuple[TargetConfig, ...]) ->
     seen = {target.name for target in config.targets}
     for target in flag_targets:
         if target.name in seen:
-            problems.append(f"--target {default_name(target.url)}: target name {target.name!r} is already used "
-                            f"(in {config.source} or by an earlier --target); set --target.name")
+            problems.append(
+                f"--target {default_name(target.url)}: target name {target.name!r} is already used "
+                f"(in {config.source} or by an earlier --target); set --target.name"
+            )
         seen.add(target.name)
     if problems:
         raise ConfigError(problems)

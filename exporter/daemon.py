@@ -88,14 +88,20 @@ class Daemon:
         self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
         # delays another target; the cap only bounds a config with very many targets.
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(64)},
-                                             job_defaults={"coalesce": True, "max_instances": 1,
-                                                           "misfire_grace_time": None})
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(64)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
 
     def _schedule(self, targets: list[Target]) -> None:
         for target in targets:
-            self.scheduler.add_job(self._then_prepare(target.poll), "interval", seconds=target.config.interval,
-                                   id=f"target:{target.config.name}", next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(
+                self._then_prepare(target.poll),
+                "interval",
+                seconds=target.config.interval,
+                id=f"target:{target.config.name}",
+                next_run_time=datetime.now(UTC),
+            )
 
     def _then_prepare(self, poll: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
@@ -108,11 +114,19 @@ class Daemon:
         """Start polling now and then at each target's interval."""
         self._schedule(self.targets)
         if self.gpu is not None:
-            self.scheduler.add_job(self._then_prepare(self.gpu.poll), "interval", seconds=self.config.gpu.interval,
-                                   id="gpu", next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(
+                self._then_prepare(self.gpu.poll),
+                "interval",
+                seconds=self.config.gpu.interval,
+                id="gpu",
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.start()
-        log.info("polling %d target(s): %s", len(self.targets),
-                 ", ".join(f"{t.config.name} every {t.config.interval:g}s" for t in self.targets) or "none")
+        log.info(
+            "polling %d target(s): %s",
+            len(self.targets),
+            ", ".join(f"{t.config.name} every {t.config.interval:g}s" for t in self.targets) or "none",
+        )
 
     def apply(self, config: Config) -> None:
         """Switch to a new target set: unchanged targets keep their state and schedule, the others start afresh."""
@@ -140,7 +154,6 @@ class Daemon:
         """True once every target has been polled at least once."""
         return all(target.snapshot.polled for target in self.targets)
 
-
     def families(self) -> list[Family]:
         """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
         gpu = list(self.gpu.families()) if self.gpu is not None else []
@@ -149,36 +162,90 @@ class Daemon:
     def _self_families(self) -> list[Family]:
         snaps = [(t.config.name, t.snapshot) for t in self.targets]
         families = [
-            _self_family("llm_exporter_target_up", [Sample("llm_exporter_target_up",
-                         {"target": name, "engine_type": s.engine_type}, float(s.up)) for name, s in snaps]),
-            _self_family("llm_exporter_target_state", [Sample("llm_exporter_target_state",
-                         {"target": name, "engine_type": s.engine_type, "state": state}, float(s.state == state))
-                         for name, s in snaps for state in TARGET_STATES]),
-            _self_family("llm_exporter_scrape_duration_seconds", [Sample("llm_exporter_scrape_duration_seconds",
-                         {"target": name}, s.duration) for name, s in snaps if s.polled]),
-            _self_family("llm_exporter_last_success_timestamp_seconds", [Sample(
-                "llm_exporter_last_success_timestamp_seconds", {"target": name}, s.last_success)
-                for name, s in snaps if s.last_success]),
-            _self_family("llm_exporter_scrape_errors_total", [Sample("llm_exporter_scrape_errors_total",
-                         {"target": t.config.name, "error": kind}, float(count))
-                         for t in self.targets for kind, count in sorted(t.errors.items())]),
-            _self_family("llm_exporter_unmapped_families", [Sample("llm_exporter_unmapped_families",
-                         {"target": name}, float(len(s.unmapped))) for name, s in snaps if s.up]),
-            _self_family("llm_exporter_build_info", [Sample("llm_exporter_build_info",
-                         {"version": __version__, "python_version": platform.python_version()}, 1.0)]),
-            _self_family("llm_exporter_config_last_reload_successful", [Sample(
-                "llm_exporter_config_last_reload_successful", {}, float(self.config_reload_ok))]),
+            _self_family(
+                "llm_exporter_target_up",
+                [
+                    Sample("llm_exporter_target_up", {"target": name, "engine_type": s.engine_type}, float(s.up))
+                    for name, s in snaps
+                ],
+            ),
+            _self_family(
+                "llm_exporter_target_state",
+                [
+                    Sample(
+                        "llm_exporter_target_state",
+                        {"target": name, "engine_type": s.engine_type, "state": state},
+                        float(s.state == state),
+                    )
+                    for name, s in snaps
+                    for state in TARGET_STATES
+                ],
+            ),
+            _self_family(
+                "llm_exporter_scrape_duration_seconds",
+                [
+                    Sample("llm_exporter_scrape_duration_seconds", {"target": name}, s.duration)
+                    for name, s in snaps
+                    if s.polled
+                ],
+            ),
+            _self_family(
+                "llm_exporter_last_success_timestamp_seconds",
+                [
+                    Sample("llm_exporter_last_success_timestamp_seconds", {"target": name}, s.last_success)
+                    for name, s in snaps
+                    if s.last_success
+                ],
+            ),
+            _self_family(
+                "llm_exporter_scrape_errors_total",
+                [
+                    Sample("llm_exporter_scrape_errors_total", {"target": t.config.name, "error": kind}, float(count))
+                    for t in self.targets
+                    for kind, count in sorted(t.errors.items())
+                ],
+            ),
+            _self_family(
+                "llm_exporter_unmapped_families",
+                [
+                    Sample("llm_exporter_unmapped_families", {"target": name}, float(len(s.unmapped)))
+                    for name, s in snaps
+                    if s.up
+                ],
+            ),
+            _self_family(
+                "llm_exporter_build_info",
+                [
+                    Sample(
+                        "llm_exporter_build_info",
+                        {"version": __version__, "python_version": platform.python_version()},
+                        1.0,
+                    )
+                ],
+            ),
+            _self_family(
+                "llm_exporter_config_last_reload_successful",
+                [Sample("llm_exporter_config_last_reload_successful", {}, float(self.config_reload_ok))],
+            ),
         ]
         if self.gpu is not None:
-            families.append(_self_family("llm_exporter_collector_up", [Sample(
-                "llm_exporter_collector_up", {"collector": "gpu"}, float(self.gpu.up))]))
+            families.append(
+                _self_family(
+                    "llm_exporter_collector_up",
+                    [Sample("llm_exporter_collector_up", {"collector": "gpu"}, float(self.gpu.up))],
+                )
+            )
         return families
 
     def _state(self) -> tuple[object, ...]:
         """Everything /metrics is built from; a poll or a reload replaces one of these objects."""
         gpu = self.gpu.families() if self.gpu is not None else None
-        return (*(target.snapshot for target in self.targets), gpu,
-                self.gpu.up if self.gpu is not None else None, self.config_reload_ok)
+        return (
+            *(target.snapshot for target in self.targets),
+            gpu,
+            self.gpu.up if self.gpu is not None else None,
+            self.config_reload_ok,
+        )
 
     def _current(self) -> _Exposition:
         """The exposition of the current state, built when the state changed."""

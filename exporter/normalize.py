@@ -52,7 +52,7 @@ class Resolver:
         prefix = max((p for p in engine.prefixes if name.startswith(p)), key=len, default=None)
         found: tuple[str, str, bool] | None = None
         if prefix is not None:
-            source, base = name[len(prefix):], name
+            source, base = name[len(prefix) :], name
             if kind == "counter" and source.endswith("_total"):
                 source = source[: -len("_total")]
             if kind == "unknown" and source not in engine.sources:
@@ -145,8 +145,14 @@ class _Plan:
 class Normalizer:
     """Applies one engine table to scrapes of one target."""
 
-    def __init__(self, engine: Engine, target: str, model: str = "", histogram_buckets: str = "canonical",
-                 resolver: Resolver | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        target: str,
+        model: str = "",
+        histogram_buckets: str = "canonical",
+        resolver: Resolver | None = None,
+    ):
         self.engine = engine
         self.resolver = resolver or Resolver()
         self.target = target
@@ -185,8 +191,9 @@ class Normalizer:
                 result.mapped.append(family.name)
                 result.sources.add(source)
                 if self.engine.replicas:  # once per family, however many rows read it
-                    family = Family(family.name, family.type, family.help,
-                                    _lowest_ranks(family.samples, self.engine.replicas))
+                    family = Family(
+                        family.name, family.type, family.help, _lowest_ranks(family.samples, self.engine.replicas)
+                    )
                 pending.extend((row, family) for row in rows)
             elif self.engine.is_ignored(source):
                 result.ignored.append(family.name)
@@ -225,7 +232,7 @@ class Normalizer:
         for sample in family.samples:
             if wanted and any(sample.labels.get(k, "") != v for k, v in wanted):  # absent == empty, as in PromQL
                 continue
-            suffix = sample.name[len(family_name):] if sample.name.startswith(family_name) else ""
+            suffix = sample.name[len(family_name) :] if sample.name.startswith(family_name) else ""
             if take:
                 if suffix != take:
                     continue
@@ -292,7 +299,8 @@ class Normalizer:
                 continue
             output.values[family] = {
                 (name, tuple((k, model if k == "model" and v == "unknown" else v) for k, v in labels)): value
-                for (name, labels), value in series.items()}
+                for (name, labels), value in series.items()
+            }
 
     def _rebucket(self, spec: schema.Spec, samples: list[Sample]) -> list[Sample]:
         """Group a histogram's samples per series; keep canonical bounds the source has (exact, never interpolated)."""
@@ -336,6 +344,7 @@ def _untyped_base(name: str, source: str) -> tuple[str, str]:
 def _lowest_ranks(samples: list[Sample], replicas: tuple[str, ...]) -> list[Sample]:
     """Of samples differing only in a replica label (SGLang's tp_rank), those with the lowest rank."""
     for label in replicas:
+
         def rank(sample: Sample, label: str = label) -> tuple[int, str]:
             value = sample.labels[label]
             return (int(value), "") if value.isdigit() else (1 << 62, value)

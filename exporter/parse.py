@@ -16,8 +16,10 @@ from exporter.family import Family, Sample
 
 _PAIR = r'[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*'
 # A whole sample line: name, optional label list (each pair checked here), value, optional integer timestamp.
-_SAMPLE = re.compile(rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_PAIR}(?:,{_PAIR})*(?:,[ \t]*)?|[ \t]*))\}})?"
-                     r"[ \t]+(\S+)(?:[ \t]+(-?[0-9]+))?")
+_SAMPLE = re.compile(
+    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_PAIR}(?:,{_PAIR})*(?:,[ \t]*)?|[ \t]*))\}})?"
+    r"[ \t]+(\S+)(?:[ \t]+(-?[0-9]+))?"
+)
 _LOOSE_SAMPLE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{(.*)\}[ \t]+\S+.*")  # only to name what is wrong
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"')
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")

@@ -13,13 +13,24 @@ from exporter.target import Target
 
 def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout: float) -> str:
     """A human-readable account of one fetch: engine, mapped families with values, unmapped families, timing."""
-    config = TargetConfig(url=url, name=default_name(url), engine_type=engine_type, model=model,
-                          interval=max(timeout, 1.0), timeout=timeout, max_response_bytes=64 << 20)
+    config = TargetConfig(
+        url=url,
+        name=default_name(url),
+        engine_type=engine_type,
+        model=model,
+        interval=max(timeout, 1.0),
+        timeout=timeout,
+        max_response_bytes=64 << 20,
+    )
     started = time.monotonic()
     engine, result, families = Target(config, client).scrape_once()
     elapsed = time.monotonic() - started
-    lines = [f"target:   {redact(url)}", f"engine:   {engine.engine_type if engine else 'unknown'}",
-             f"families: {len(families)} in the scrape", f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)"]
+    lines = [
+        f"target:   {redact(url)}",
+        f"engine:   {engine.engine_type if engine else 'unknown'}",
+        f"families: {len(families)} in the scrape",
+        f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)",
+    ]
     if engine is None or result is None:
         lines.append("\nno engine table knows these families; all are unmapped:")
         lines += [f"  {family.name}" for family in families]

@@ -20,8 +20,9 @@ class ScrapeError(Exception):
         self.status = status  # the HTTP status, for kind http_status
 
 
-def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
-               headers: dict[str, str] | None = None) -> bytes:
+def fetch_body(
+    client: httpx.Client, url: str, timeout: float, max_bytes: int, headers: dict[str, str] | None = None
+) -> bytes:
     """The body of a 200 answer, streamed under a size cap and an overall deadline; raises ScrapeError."""
     deadline = time.monotonic() + timeout
     shown = redact(url)
@@ -50,8 +51,9 @@ def fetch_body(client: httpx.Client, url: str, timeout: float, max_bytes: int,
     return b"".join(chunks)
 
 
-def fetch_metrics(client: httpx.Client, url: str, timeout: float, max_bytes: int,
-                  headers: dict[str, str] | None = None) -> str:
+def fetch_metrics(
+    client: httpx.Client, url: str, timeout: float, max_bytes: int, headers: dict[str, str] | None = None
+) -> str:
     """The body of url as text; raises ScrapeError for anything a scraper should not trust."""
     body = fetch_body(client, url, timeout, max_bytes, headers)
     try:
@@ -75,8 +77,13 @@ def _dig(document: Any, path: str) -> Any:
 IDENTITY_MAX_BYTES = 1 << 20
 
 
-def fetch_identity(client: httpx.Client, url: str, fields: tuple[tuple[str, str], ...], timeout: float,
-                   headers: dict[str, str] | None = None) -> dict[str, str]:
+def fetch_identity(
+    client: httpx.Client,
+    url: str,
+    fields: tuple[tuple[str, str], ...],
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Identity values (model, version) read from a JSON endpoint; empty when it is absent or unreadable.
 
     Fetched like /metrics: streamed under a byte cap and one overall deadline, so a huge or drip-fed answer

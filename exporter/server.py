@@ -72,8 +72,9 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
             self.wfile.write(b"Unauthorized\n")
             return False
 
-        def _send(self, status: int, body: str | bytes, content_type: str = "text/plain; charset=utf-8",
-                  gzipped: bool = False) -> None:
+        def _send(
+            self, status: int, body: str | bytes, content_type: str = "text/plain; charset=utf-8", gzipped: bool = False
+        ) -> None:
             data = body.encode("utf-8") if isinstance(body, str) else body
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -101,8 +102,9 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
                 return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                body, content_type, gzipped = daemon.exposition(self.headers.get("Accept"),
-                                                                self.headers.get("Accept-Encoding"))
+                body, content_type, gzipped = daemon.exposition(
+                    self.headers.get("Accept"), self.headers.get("Accept-Encoding")
+                )
                 self._send(200, body, content_type, gzipped)
             elif path == "/-/healthy":
                 self._send(200, "Healthy\n")
@@ -113,7 +115,9 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
                 rows = "".join(
                     f"<tr><td>{_escape(t.config.name)}</td><td>{_escape(redact(t.config.url))}</td>"
                     f"<td>{t.snapshot.engine_type}</td><td>{int(t.snapshot.up)}</td>"
-                    f"<td>{_escape(t.snapshot.error)}</td></tr>" for t in daemon.targets)
+                    f"<td>{_escape(t.snapshot.error)}</td></tr>"
+                    for t in daemon.targets
+                )
                 self._send(200, _LANDING.format(version=__version__, rows=rows), "text/html; charset=utf-8")
             else:
                 self._send(404, "Not found\n")
@@ -206,8 +210,9 @@ class _TlsServer(_Server):
         log.debug("TLS connection from %s failed: %s", client_address[0], sys.exc_info()[1])
 
 
-def serve(daemon: Daemon, address: str, web: WebConfig | None = None,
-          reload: Reload | None = None) -> ThreadingHTTPServer:
+def serve(
+    daemon: Daemon, address: str, web: WebConfig | None = None, reload: Reload | None = None
+) -> ThreadingHTTPServer:
     """An HTTP(S) server for the daemon, bound and ready for serve_forever()."""
     web = web or WebConfig()
     host, port = parse_listen_address(address)
@@ -216,6 +221,5 @@ def serve(daemon: Daemon, address: str, web: WebConfig | None = None,
         server = _Server((host, port), handler)
     else:
         server = _TlsServer((host, port), handler)
-        server.socket = ssl_context(web.tls).wrap_socket(server.socket, server_side=True,
-                                                         do_handshake_on_connect=False)
+        server.socket = ssl_context(web.tls).wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     return server

@@ -78,8 +78,9 @@ class Target:
         """Re-read the engine's identity endpoints; a value read now replaces the old one, a failed read keeps it."""
         self._identity_read_at = time.monotonic()
         for endpoint in engine.info:
-            found = fetch_identity(self.client, self.config.base_url + endpoint.path, endpoint.fields,
-                                   self.config.timeout, headers)
+            found = fetch_identity(
+                self.client, self.config.base_url + endpoint.path, endpoint.fields, self.config.timeout, headers
+            )
             self.identity.update(found)
 
     def _normalizer_for(self, engine: Engine, headers: dict[str, str] | None) -> Normalizer:
@@ -89,15 +90,15 @@ class Target:
         model = self.identity.get("model") or self.config.model
         current = self._normalizer
         if current is None or current.engine is not engine or current.model != (model or "unknown"):
-            self._normalizer = Normalizer(engine, self.config.name, model, self.config.histogram_buckets,
-                                          self._resolver)
+            self._normalizer = Normalizer(
+                engine, self.config.name, model, self.config.histogram_buckets, self._resolver
+            )
         return self._normalizer  # type: ignore[return-value]
 
     def scrape_once(self) -> tuple[Engine | None, Result | None, list[Family]]:
         """Fetch and map the target once; raises ScrapeError or ParseError."""
         headers = self._headers()
-        text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes,
-                             headers)
+        text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes, headers)
         families = self._parser.parse(text, self.config.sample_limit)
         # A restarting engine (or SGLang before its first request) shows few families: keep the last detection.
         engine = self._engine or detect(families, ENGINES.values(), self._resolver) or self._detected
@@ -125,8 +126,14 @@ class Target:
             self._fail("internal", f"internal error: {type(error).__name__}: {error}", time.monotonic() - started)
             return
         self._ever_ready = True
-        snapshot = Snapshot(up=True, polled=True, state="ready", engine_type=self.snapshot.engine_type,
-                            duration=time.monotonic() - started, last_success=time.time())
+        snapshot = Snapshot(
+            up=True,
+            polled=True,
+            state="ready",
+            engine_type=self.snapshot.engine_type,
+            duration=time.monotonic() - started,
+            last_success=time.time(),
+        )
         if engine is None or result is None:
             snapshot.unmapped = [family.name for family in families]
         else:
@@ -139,9 +146,12 @@ class Target:
 
     def _info_family(self, engine: Engine, result: Result) -> Family:
         model = next((s.labels["model"] for f in result.families for s in f.samples), None)
-        labels = {"engine_type": engine.engine_type, "model": model or self.identity.get("model") or
-                  self.config.model or "unknown", "target": self.config.name,
-                  "version": self.identity.get("version", "")}
+        labels = {
+            "engine_type": engine.engine_type,
+            "model": model or self.identity.get("model") or self.config.model or "unknown",
+            "target": self.config.name,
+            "version": self.identity.get("version", ""),
+        }
         spec = schema.spec("llm_engine_info")
         return Family(spec.name, spec.type, spec.help, [Sample(spec.name, labels, 1.0)])
 
@@ -163,6 +173,12 @@ class Target:
         previous = self.snapshot
         if previous.error != message:
             log.warning("target %s: %s", self.config.name, message)
-        self.snapshot = Snapshot(up=False, polled=True, state=self._state_when_failing(status),
-                                 engine_type=previous.engine_type, duration=duration,
-                                 last_success=previous.last_success, error=message)
+        self.snapshot = Snapshot(
+            up=False,
+            polled=True,
+            state=self._state_when_failing(status),
+            engine_type=previous.engine_type,
+            duration=duration,
+            last_success=previous.last_success,
+            error=message,
+        )

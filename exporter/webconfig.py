@@ -25,8 +25,12 @@ CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerif
 # exporter-toolkit modes that take a client certificate without verifying it. Python's ssl module verifies every
 # certificate a client presents, so under these modes every client with a certificate would fail the handshake.
 _UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
-TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS12": ssl.TLSVersion.TLSv1_2,
-                "TLS13": ssl.TLSVersion.TLSv1_3}
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 _TLS_FIELDS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version")
 
 
@@ -58,8 +62,11 @@ def load(text: str, source: str) -> WebConfig:
         return WebConfig()
     top = reader.mapping(root, "", ("tls_server_config", "basic_auth_users", "http_server_config"))
     if "http_server_config" in top:
-        reader.problem(top["http_server_config"], "http_server_config",
-                       "not supported by llm-exporter (it serves HTTP/1.1 and sets no custom headers); remove it")
+        reader.problem(
+            top["http_server_config"],
+            "http_server_config",
+            "not supported by llm-exporter (it serves HTTP/1.1 and sets no custom headers); remove it",
+        )
     tls = None
     if "tls_server_config" in top:
         fields = reader.mapping(top["tls_server_config"], "tls_server_config", _TLS_FIELDS)
@@ -71,15 +78,24 @@ def load(text: str, source: str) -> WebConfig:
                 reader.problem(fields[name], f"tls_server_config.{name}", f"no such file {values[name]!r}")
         auth = values.get("client_auth_type", "NoClientCert")
         if auth in _UNVERIFIED_CLIENT_AUTH:
-            reader.problem(fields["client_auth_type"], "tls_server_config.client_auth_type",
-                           f"{auth} is not supported: Python's TLS verifies every client certificate, so use "
-                           "VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file")
+            reader.problem(
+                fields["client_auth_type"],
+                "tls_server_config.client_auth_type",
+                f"{auth} is not supported: Python's TLS verifies every client certificate, so use "
+                "VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file",
+            )
         elif auth not in CLIENT_AUTH_TYPES:
-            reader.problem(fields["client_auth_type"], "tls_server_config.client_auth_type",
-                           f"must be one of {', '.join(CLIENT_AUTH_TYPES)}")
+            reader.problem(
+                fields["client_auth_type"],
+                "tls_server_config.client_auth_type",
+                f"must be one of {', '.join(CLIENT_AUTH_TYPES)}",
+            )
         if auth.startswith(("Verify", "RequireAndVerify")) and not values.get("client_ca_file"):
-            reader.problem(top["tls_server_config"], "tls_server_config.client_ca_file",
-                           f"is required with client_auth_type {auth}")
+            reader.problem(
+                top["tls_server_config"],
+                "tls_server_config.client_ca_file",
+                f"is required with client_auth_type {auth}",
+            )
         for name in ("min_version", "max_version"):
             if name in values and values[name] not in TLS_VERSIONS:
                 reader.problem(fields[name], f"tls_server_config.{name}", f"must be one of {', '.join(TLS_VERSIONS)}")
@@ -122,7 +138,8 @@ def ssl_context(tls: TlsConfig) -> ssl.SSLContext:
     if tls.client_ca_file:
         context.load_verify_locations(tls.client_ca_file)
     context.verify_mode = {
-        "NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "NoClientCert": ssl.CERT_NONE,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
     }[tls.client_auth_type]
     return context

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The static gates STYLE.md promises: formatting, lint and strict typing of the package. scripts/test.sh does not
-# call this yet: `ruff format` and `mypy --strict` still fail on main, and the gate is switched on once they pass.
+# The static gates STYLE.md promises: formatting, lint and strict typing of the package (scripts/test.sh runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0

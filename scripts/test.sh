@@ -25,8 +25,8 @@ fi
 step "waiting for the llama-server build"
 wait "$build_pid" || { tail -50 "$cache/build-llamacpp.log"; exit 1; }
 tail -1 "$cache/build-llamacpp.log"
-step "ruff"
-python3 -m ruff check exporter tests scripts bench
+step "static gates: ruff format --check, ruff check, mypy --strict exporter"
+bash scripts/check.sh
 step "pytest"
 # Every tool was installed above: a missing promtool, amtool, kubectl, hadolint or openssl fails its tests here
 # instead of skipping them.

@@ -15,8 +15,12 @@ ENGINE = Engine(
     rows=(
         Row("requests_deferred", "llm_requests_waiting", note="requests waiting for a free slot"),
         Row("requests_processing", "llm_requests_running", note="busy slots"),
-        Row("kv_cache_usage_ratio", "llm_kv_cache_usage_ratio", note="used cells / n_ctx; removed 2025-06 (#13660)",
-            uncaptured="removed 2025-06 (#13660); every capture is newer (engines.md §4)"),
+        Row(
+            "kv_cache_usage_ratio",
+            "llm_kv_cache_usage_ratio",
+            note="used cells / n_ctx; removed 2025-06 (#13660)",
+            uncaptured="removed 2025-06 (#13660); every capture is newer (engines.md §4)",
+        ),
         Row("prompt_tokens_cached", "llm_prefix_cache_hits_tokens_total", note="≥ 2026-10"),
         Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="+ cached below: every prompt token"),
         Row("prompt_tokens_cached", "llm_prefix_cache_queries_tokens_total", note="≥ 2026-10"),
@@ -25,9 +29,14 @@ ENGINE = Engine(
         Row("tokens_predicted", "llm_generation_tokens_total", counted="per_completion"),
     ),
     ignored=(
-        "prompt_seconds", "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet
-        "prompt_tokens_seconds", "predicted_tokens_seconds",  # throughput gauges reset by whoever scrapes
-        "n_decode", "n_busy_slots_per_decode", "n_tokens_max", "kv_cache_tokens",
+        "prompt_seconds",
+        "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet
+        "prompt_tokens_seconds",
+        "predicted_tokens_seconds",  # throughput gauges reset by whoever scrapes
+        "n_decode",
+        "n_busy_slots_per_decode",
+        "n_tokens_max",
+        "kv_cache_tokens",
         "spec_decode_*",
     ),
     info=(

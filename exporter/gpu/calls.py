@@ -14,8 +14,12 @@ _UNANSWERABLE = ("NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION", "NVML_E
 # The GPU itself is gone: fell off the bus, needs a reset.
 _DEVICE_LOST = ("NVML_ERROR_GPU_IS_LOST", "NVML_ERROR_GPU_NOT_FOUND", "NVML_ERROR_RESET_REQUIRED")
 # The library or driver state is gone: every GPU needs NVML re-initialised.
-_NVML_DOWN = ("NVML_ERROR_UNINITIALIZED", "NVML_ERROR_DRIVER_NOT_LOADED", "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
-              "NVML_ERROR_LIBRARY_NOT_FOUND")
+_NVML_DOWN = (
+    "NVML_ERROR_UNINITIALIZED",
+    "NVML_ERROR_DRIVER_NOT_LOADED",
+    "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
+    "NVML_ERROR_LIBRARY_NOT_FOUND",
+)
 # "No samples yet" (utilization samples, process utilization): an empty answer, not a failure.
 _EMPTY = ("NVML_ERROR_NOT_FOUND",)
 # Unclassified errors in a row on one GPU before it counts as lost.

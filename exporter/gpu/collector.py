@@ -41,10 +41,17 @@ def _cuda_version(code: int) -> str:
 class GpuCollector:
     """Polls every visible NVIDIA GPU through NVML and keeps the last result as schema families."""
 
-    def __init__(self, interval_s: float = 5.0, nvml: ModuleType | None = None,
-                 engine_pids: EnginePids | None = None, *, engine_type: str = "unknown",
-                 stall_after_s: float | None = None, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        interval_s: float = 5.0,
+        nvml: ModuleType | None = None,
+        engine_pids: EnginePids | None = None,
+        *,
+        engine_type: str = "unknown",
+        stall_after_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.interval_s = interval_s
         self._nvml = nvml if nvml is not None else _load_pynvml()
         self._engine_pids = engine_pids
@@ -126,8 +133,14 @@ class GpuCollector:
 
     def _labelled(self, reader: GpuReader, points: list[Point]) -> list[Point]:
         identity = reader.identity
-        info = {**identity.labels, "name": identity.name, "pci_bus_id": identity.pci_bus_id, **self._driver_labels,
-                "vbios_version": identity.vbios_version, "compute_capability": identity.compute_capability}
+        info = {
+            **identity.labels,
+            "name": identity.name,
+            "pci_bus_id": identity.pci_bus_id,
+            **self._driver_labels,
+            "vbios_version": identity.vbios_version,
+            "compute_capability": identity.compute_capability,
+        }
         labelled = [Point("llm_gpu_info", info, 1.0), Point("llm_gpu_up", identity.labels, 1.0)]
         labelled.extend(Point(p.name, {**identity.labels, **p.labels}, p.value) for p in points)
         return labelled
@@ -135,8 +148,10 @@ class GpuCollector:
     def _publish(self, points: list[Point], started: float) -> None:
         points.append(Point("llm_gpu_nvml_up", {}, 1.0 if self._initialised else 0.0))
         points.extend(Point("llm_gpu_up", labels, 0.0) for labels in self._lost.values())
-        points.extend(Point("llm_gpu_xid_errors_total", {"gpu": gpu, "uuid": uuid, "xid": xid}, float(count))
-                      for (gpu, uuid, xid), count in self._xids.items())
+        points.extend(
+            Point("llm_gpu_xid_errors_total", {"gpu": gpu, "uuid": uuid, "xid": xid}, float(count))
+            for (gpu, uuid, xid), count in self._xids.items()
+        )
         points.append(Point("llm_gpu_collect_duration_seconds", {}, self._clock() - started))
         if self._last_success is not None:
             points.append(Point("llm_gpu_last_collect_success_timestamp_seconds", {}, self._last_success))
@@ -177,8 +192,10 @@ class GpuCollector:
             return
         self._initialised = True
         try:
-            self._driver_labels = {"driver_version": str(nvml.nvmlSystemGetDriverVersion()),
-                                   "cuda_driver_version": _cuda_version(nvml.nvmlSystemGetCudaDriverVersion())}
+            self._driver_labels = {
+                "driver_version": str(nvml.nvmlSystemGetDriverVersion()),
+                "cuda_driver_version": _cuda_version(nvml.nvmlSystemGetCudaDriverVersion()),
+            }
             count = nvml.nvmlDeviceGetCount()
         except nvml.NVMLError as error:
             log.warning("NVML initialised but cannot list GPUs: %s", error)

@@ -39,24 +39,69 @@ class FieldRow(NamedTuple):
 FIELD_ROWS = (
     FieldRow("NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 0, "llm_gpu_energy_joules_total", {}, 1000.0),  # mJ
     FieldRow("NVML_FI_DEV_MEMORY_TEMP", 0, "llm_gpu_temperature_celsius", {"sensor": "memory"}, 1.0),
-    FieldRow("NVML_FI_DEV_ECC_SBE_VOL_TOTAL", 0, "llm_gpu_ecc_errors_total",
-             {"type": "corrected", "counter": "volatile"}, 1.0),
-    FieldRow("NVML_FI_DEV_ECC_DBE_VOL_TOTAL", 0, "llm_gpu_ecc_errors_total",
-             {"type": "uncorrected", "counter": "volatile"}, 1.0),
-    FieldRow("NVML_FI_DEV_ECC_SBE_AGG_TOTAL", 0, "llm_gpu_ecc_errors_total",
-             {"type": "corrected", "counter": "aggregate"}, 1.0),
-    FieldRow("NVML_FI_DEV_ECC_DBE_AGG_TOTAL", 0, "llm_gpu_ecc_errors_total",
-             {"type": "uncorrected", "counter": "aggregate"}, 1.0),
-    FieldRow("NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP", 0, "llm_gpu_clock_event_seconds_total",
-             {"reason": "sw_power_cap"}, 1e9),  # ns
-    FieldRow("NVML_FI_DEV_CLOCKS_EVENT_REASON_SYNC_BOOST", 0, "llm_gpu_clock_event_seconds_total",
-             {"reason": "sync_boost"}, 1e9),
-    FieldRow("NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_THERM_SLOWDOWN", 0, "llm_gpu_clock_event_seconds_total",
-             {"reason": "sw_thermal_slowdown"}, 1e9),
-    FieldRow("NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_THERM_SLOWDOWN", 0, "llm_gpu_clock_event_seconds_total",
-             {"reason": "hw_thermal_slowdown"}, 1e9),
-    FieldRow("NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN", 0, "llm_gpu_clock_event_seconds_total",
-             {"reason": "hw_power_brake_slowdown"}, 1e9),
+    FieldRow(
+        "NVML_FI_DEV_ECC_SBE_VOL_TOTAL",
+        0,
+        "llm_gpu_ecc_errors_total",
+        {"type": "corrected", "counter": "volatile"},
+        1.0,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_ECC_DBE_VOL_TOTAL",
+        0,
+        "llm_gpu_ecc_errors_total",
+        {"type": "uncorrected", "counter": "volatile"},
+        1.0,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_ECC_SBE_AGG_TOTAL",
+        0,
+        "llm_gpu_ecc_errors_total",
+        {"type": "corrected", "counter": "aggregate"},
+        1.0,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_ECC_DBE_AGG_TOTAL",
+        0,
+        "llm_gpu_ecc_errors_total",
+        {"type": "uncorrected", "counter": "aggregate"},
+        1.0,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP",
+        0,
+        "llm_gpu_clock_event_seconds_total",
+        {"reason": "sw_power_cap"},
+        1e9,
+    ),  # ns
+    FieldRow(
+        "NVML_FI_DEV_CLOCKS_EVENT_REASON_SYNC_BOOST",
+        0,
+        "llm_gpu_clock_event_seconds_total",
+        {"reason": "sync_boost"},
+        1e9,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_THERM_SLOWDOWN",
+        0,
+        "llm_gpu_clock_event_seconds_total",
+        {"reason": "sw_thermal_slowdown"},
+        1e9,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_THERM_SLOWDOWN",
+        0,
+        "llm_gpu_clock_event_seconds_total",
+        {"reason": "hw_thermal_slowdown"},
+        1e9,
+    ),
+    FieldRow(
+        "NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN",
+        0,
+        "llm_gpu_clock_event_seconds_total",
+        {"reason": "hw_power_brake_slowdown"},
+        1e9,
+    ),
     FieldRow("NVML_FI_DEV_PCIE_REPLAY_COUNTER", 0, "llm_gpu_pcie_replays_total", {}, 1.0),
     FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX", ALL_LINKS, "llm_gpu_nvlink_transmit_bytes_total", {}, 1 / 1024),
     FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX", ALL_LINKS, "llm_gpu_nvlink_receive_bytes_total", {}, 1 / 1024),
@@ -125,8 +170,15 @@ def read_identity(guard: CallGuard, index: int) -> Identity:
 class GpuReader:
     """Reads one GPU through NVML: static values at start, a list of points per poll."""
 
-    def __init__(self, nvml: ModuleType, index: int, handle: Any, kinds: ErrorKinds, interval_s: float,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        nvml: ModuleType,
+        index: int,
+        handle: Any,
+        kinds: ErrorKinds,
+        interval_s: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._nvml = nvml
         self.guard = CallGuard(nvml, handle, kinds)
         self._interval_s = interval_s
@@ -153,8 +205,11 @@ class GpuReader:
     def _supported_reasons(self) -> list[tuple[int, str]]:
         # Only reasons this GPU can report get a series; the rest would be constant zeros.
         supported = self.guard.call("nvmlDeviceGetSupportedClocksEventReasons") or 0
-        return [(getattr(self._nvml, bit), reason) for bit, reason in CLOCK_EVENT_REASONS
-                if hasattr(self._nvml, bit) and supported & getattr(self._nvml, bit)]
+        return [
+            (getattr(self._nvml, bit), reason)
+            for bit, reason in CLOCK_EVENT_REASONS
+            if hasattr(self._nvml, bit) and supported & getattr(self._nvml, bit)
+        ]
 
     def read(self, engine_of_pid: Mapping[int, str]) -> list[Point]:
         """Every per-poll point of this GPU; raises DeviceLostError or NvmlDownError when it must stop."""
@@ -172,8 +227,9 @@ class GpuReader:
     def _sampled_utilization(self) -> float | None:
         # Mean of the driver's samples since the last poll (first poll: the last interval), not one snapshot.
         since = self._samples_since or int((self._wall_clock() - self._interval_s) * 1e6)
-        answer = self.guard.call("nvmlDeviceGetSamples", self._nvml.NVML_GPU_UTILIZATION_SAMPLES, since,
-                                 key="nvmlDeviceGetSamples")
+        answer = self.guard.call(
+            "nvmlDeviceGetSamples", self._nvml.NVML_GPU_UTILIZATION_SAMPLES, since, key="nvmlDeviceGetSamples"
+        )
         if not answer:
             return None
         value_type, samples = answer
@@ -228,8 +284,10 @@ class GpuReader:
                 points.append(Point("llm_gpu_clock_hertz", {"clock": domain}, mhz * 1e6))
         active = call("nvmlDeviceGetCurrentClocksEventReasons")
         if active is not None:
-            points.extend(Point("llm_gpu_clock_event_active", {"reason": reason}, 1.0 if active & bit else 0.0)
-                          for bit, reason in self._reasons)
+            points.extend(
+                Point("llm_gpu_clock_event_active", {"reason": reason}, 1.0 if active & bit else 0.0)
+                for bit, reason in self._reasons
+            )
 
     def _read_fields(self, points: list[Point]) -> None:
         rows = [row for row in self._fields if ("field", row.field) not in self.guard.unsupported]
@@ -267,8 +325,10 @@ class GpuReader:
             engine_type = engine_of_pid.get(process.pid)
             if engine_type is not None and process.usedGpuMemory is not None:
                 engine_bytes[engine_type] = engine_bytes.get(engine_type, 0.0) + process.usedGpuMemory
-        points.extend(Point("llm_gpu_engine_memory_used_bytes", {"engine_type": engine_type}, used)
-                      for engine_type, used in sorted(engine_bytes.items()))
+        points.extend(
+            Point("llm_gpu_engine_memory_used_bytes", {"engine_type": engine_type}, used)
+            for engine_type, used in sorted(engine_bytes.items())
+        )
 
     def close(self) -> None:
         """Release NVML resources held for this GPU; a GPU already gone is fine."""

@@ -53,8 +53,11 @@ class GpmSampler:
             for slot, (metric_id, _) in enumerate(self._ids):
                 request.metrics[slot].metricId = metric_id
             if self._guard.run("nvmlGpmMetricsGet", "nvmlGpmMetricsGet", request) is not None:
-                ratios = [(family, request.metrics[slot].value / 100.0)
-                          for slot, (_, family) in enumerate(self._ids) if request.metrics[slot].nvmlReturn == 0]
+                ratios = [
+                    (family, request.metrics[slot].value / 100.0)
+                    for slot, (_, family) in enumerate(self._ids)
+                    if request.metrics[slot].nvmlReturn == 0
+                ]
         self._previous, self._current = self._current, self._previous
         self._have_previous = True
         return ratios

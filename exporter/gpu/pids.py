@@ -36,7 +36,7 @@ def _read_process(entry: Path) -> tuple[list[str], int] | None:
     except OSError:
         return None
     # stat is "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
-    return argv, int(stat[stat.rindex(")") + 2:].split()[1])
+    return argv, int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def engine_pids(proc: Path = Path("/proc")) -> dict[str, set[int]]:

@@ -46,8 +46,9 @@ class XidCounts:
 class XidWatcher:
     """Registers every GPU for Xid events and counts them on a daemon thread until closed."""
 
-    def __init__(self, nvml: ModuleType, handles: Mapping[Hashable, dict[str, str]], counts: XidCounts,
-                 devices: list[Any]) -> None:
+    def __init__(
+        self, nvml: ModuleType, handles: Mapping[Hashable, dict[str, str]], counts: XidCounts, devices: list[Any]
+    ) -> None:
         self._nvml = nvml
         self._labels = handles
         self._counts = counts

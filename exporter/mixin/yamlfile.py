@@ -31,4 +31,3 @@ _Dumper.add_representer(str, _str)
 def dumps(*documents: Any, header: str = "") -> str:
     """The documents as one YAML text (several separated by ---), after a header comment of whole lines."""
     return header + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
-

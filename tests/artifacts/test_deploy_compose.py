@@ -38,9 +38,20 @@ def _mounts(service: str) -> dict[str, Path]:
 
 
 def test_compose_file_follows_the_compose_specification():
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(COMPOSE_DIR / "compose.yaml")], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE_DIR / "compose.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -84,22 +95,31 @@ def test_prometheus_config_and_the_rules_it_mounts_pass_promtool(tmp_path):
         copy = tmp_path / target.lstrip("/")
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, copy)
-    result = subprocess.run([tool("promtool"), "check", "config", str(etc / "prometheus.yml")], capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [tool("promtool"), "check", "config", str(etc / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "llm-exporter.rules.yaml" in result.stdout and "SUCCESS" in result.stdout.split("rules.yaml")[1]
 
 
 def test_alertmanager_config_passes_amtool():
     (config,) = _mounts("alertmanager").values()
-    result = subprocess.run([tool("amtool"), "check-config", str(config)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [tool("amtool"), "check-config", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _provisioned(kind: str) -> dict[str, Any]:
-    (source,) = [source for target, source in _mounts("grafana").items()
-                 if target.startswith(f"/etc/grafana/provisioning/{kind}/")]
+    (source,) = [
+        source
+        for target, source in _mounts("grafana").items()
+        if target.startswith(f"/etc/grafana/provisioning/{kind}/")
+    ]
     return yaml.safe_load(source.read_text(encoding="utf-8"))
 
 
@@ -113,8 +133,9 @@ def test_grafana_data_source_points_at_the_prometheus_service():
 def test_grafana_loads_every_generated_dashboard():
     (provider,) = _provisioned("dashboards")["providers"]
     folder = provider["options"]["path"]
-    mounted = {Path(target).name: source for target, source in _mounts("grafana").items()
-               if target.startswith(folder + "/")}
+    mounted = {
+        Path(target).name: source for target, source in _mounts("grafana").items() if target.startswith(folder + "/")
+    }
     generated = {path.name: path for path in (REPO / "dashboards").glob("*.json")}
     assert mounted == generated
     home = SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
@@ -134,8 +155,10 @@ def test_readme_documents_every_variable_with_its_default():
     text = (COMPOSE_DIR / "compose.yaml").read_text(encoding="utf-8")
     used = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", text))
     readme = (COMPOSE_DIR / "README.md").read_text(encoding="utf-8")
-    documented = {name: default.strip("`") for name, default in re.findall(r"^\| `([A-Z_]+)` \| ([^|]*?) \|", readme,
-                                                                            re.MULTILINE)}
+    documented = {
+        name: default.strip("`")
+        for name, default in re.findall(r"^\| `([A-Z_]+)` \| ([^|]*?) \|", readme, re.MULTILINE)
+    }
     assert documented.keys() == used.keys()
     for name, default in used.items():
         assert documented[name] == (default or "empty"), name

@@ -16,8 +16,9 @@ from tests.support.tools import tool
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = DockerfileParser(path=str(REPO / "Dockerfile"))
-INSTRUCTIONS = [(item["instruction"], item["value"]) for item in DOCKERFILE.structure
-                if item["instruction"] != "COMMENT"]
+INSTRUCTIONS = [
+    (item["instruction"], item["value"]) for item in DOCKERFILE.structure if item["instruction"] != "COMMENT"
+]
 PORT = DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1]
 
 
@@ -32,8 +33,13 @@ def _value(name: str) -> str:
 
 
 def test_hadolint_finds_nothing():
-    result = subprocess.run([tool("hadolint"), "--format", "json", str(REPO / "Dockerfile")], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [tool("hadolint"), "--format", "json", str(REPO / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert json.loads(result.stdout or "[]") == [], result.stdout
     assert result.returncode == 0
 
@@ -75,17 +81,24 @@ def _build_context() -> list[Path]:
     """The repository files the build context sends to Docker, after .dockerignore."""
     lines = (REPO / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return [REPO / name for name in tracked if not _ignored(name, patterns)]
 
 
 def test_build_context_holds_exactly_what_the_copies_need():
     context = {path.relative_to(REPO).as_posix() for path in _build_context()}
-    copied = [source for name, value in INSTRUCTIONS if name == "COPY" and not value.startswith("--from")
-              for source in value.split()[:-1]]
+    copied = [
+        source
+        for name, value in INSTRUCTIONS
+        if name == "COPY" and not value.startswith("--from")
+        for source in value.split()[:-1]
+    ]
     for source in copied:
         assert any(name == source or name.startswith(source + "/") for name in context), f"{source} not in context"
     assert all(name.split("/")[0] in copied for name in context), "files in the context that no COPY uses"
-
-

@@ -235,11 +235,17 @@ def test_alerts_fire_and_resolve_through_alertmanager(stack: Stack) -> None:
 
 def _assert_every_engine_selector_selects_series(stack: Stack) -> None:
     """Every selector of every non-GPU rule returns series from the live chain (no rule reads a phantom)."""
-    engine_rules = [rule for rule in stack.rules
-                    if not (rule.get("alert") or "").startswith("GPU") and "llm_gpu_" not in rule["expr"]]
+    engine_rules = [
+        rule
+        for rule in stack.rules
+        if not (rule.get("alert") or "").startswith("GPU") and "llm_gpu_" not in rule["expr"]
+    ]
     # Branches for other engines and kube-state-metrics' HPA series have nothing to select on a vLLM-only chain.
-    empty = [(rule, selector) for rule, selector in _empty_selectors(stack.prometheus, engine_rules)
-             if _selects_engine(selector, "vllm") and not selector.startswith(tuple(promql.KUBE_STATE_METRICS_SERIES))]
+    empty = [
+        (rule, selector)
+        for rule, selector in _empty_selectors(stack.prometheus, engine_rules)
+        if _selects_engine(selector, "vllm") and not selector.startswith(tuple(promql.KUBE_STATE_METRICS_SERIES))
+    ]
     assert empty == []
 
 

@@ -26,8 +26,10 @@ PODS = {"vllm-a": {"0": 3}, "vllm-b": {"0": 7, "1": 5}}
 def _capture(waiting_by_rank: dict[str, int]) -> bytes:
     text = CAPTURE.read_text(encoding="utf-8")
     assert WAITING_LINE in text
-    lines = "\n".join(f'vllm:num_requests_waiting{{engine="{rank}",model_name="tiny"}} {count}.0'
-                      for rank, count in waiting_by_rank.items())
+    lines = "\n".join(
+        f'vllm:num_requests_waiting{{engine="{rank}",model_name="tiny"}} {count}.0'
+        for rank, count in waiting_by_rank.items()
+    )
     return text.replace(WAITING_LINE, lines).encode()
 
 
@@ -39,8 +41,10 @@ def _prometheus_config(exporters: dict[str, ExporterProcess], alertmanager: Aler
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager.address]}]
     (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "llm-exporter"]
     del job["dns_sd_configs"], job["relabel_configs"]
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{exporter.port}"],
-                              "labels": {"namespace": "inference", "pod": pod}} for pod, exporter in exporters.items()]
+    job["static_configs"] = [
+        {"targets": [f"127.0.0.1:{exporter.port}"], "labels": {"namespace": "inference", "pod": pod}}
+        for pod, exporter in exporters.items()
+    ]
     config["scrape_configs"] = [job]
     return config
 
@@ -48,9 +52,12 @@ def _prometheus_config(exporters: dict[str, ExporterProcess], alertmanager: Aler
 def _adapter_query() -> str:
     values = yaml.safe_load((REPO / "deploy" / "kubernetes" / "prometheus-adapter-values.yaml").read_text())
     (rule,) = values["rules"]["custom"]
-    return (rule["metricsQuery"].replace("<<.Series>>", rule["name"]["as"])
-            .replace("<<.LabelMatchers>>", f'namespace="inference",pod=~"{"|".join(PODS)}"')
-            .replace("<<.GroupBy>>", "pod"))
+    return (
+        rule["metricsQuery"]
+        .replace("<<.Series>>", rule["name"]["as"])
+        .replace("<<.LabelMatchers>>", f'namespace="inference",pod=~"{"|".join(PODS)}"')
+        .replace("<<.GroupBy>>", "pod")
+    )
 
 
 def test_compose_prometheus_runs_the_rules_and_serves_the_autoscaler_query(
@@ -60,19 +67,23 @@ def test_compose_prometheus_runs_the_rules_and_serves_the_autoscaler_query(
     alertmanager_factory: Callable[..., AlertmanagerServer],
 ) -> None:
     alertmanager = alertmanager_factory((COMPOSE / "alertmanager.yml").read_text(encoding="utf-8"))
-    exporters = {pod: exporter_factory([replay_factory(_capture(ranks)).url], extra_args=["--gpu=false"])
-                 for pod, ranks in PODS.items()}
+    exporters = {
+        pod: exporter_factory([replay_factory(_capture(ranks)).url], extra_args=["--gpu=false"])
+        for pod, ranks in PODS.items()
+    }
     rules = (REPO / "alerts" / "llm-exporter.rules.yaml").read_text(encoding="utf-8")
     prometheus = prometheus_factory(_prometheus_config(exporters, alertmanager), {"llm-exporter.rules.yaml": rules})
 
     per_pod = prometheus.wait_for_query(_adapter_query(), lambda result: len(result) == len(PODS))
-    assert {item["metric"]["pod"]: float(item["value"][1]) for item in per_pod} == \
-        {pod: float(sum(ranks.values())) for pod, ranks in PODS.items()}
+    assert {item["metric"]["pod"]: float(item["value"][1]) for item in per_pod} == {
+        pod: float(sum(ranks.values())) for pod, ranks in PODS.items()
+    }
 
     # The recording rule sums the namespace's pods per model: 3 + 7 + 5 once both pods are scraped.
     total = sum(sum(ranks.values()) for ranks in PODS.values())
-    prometheus.wait_for_query("model:llm_requests_waiting:sum",
-                              lambda result: [float(item["value"][1]) for item in result] == [total])
+    prometheus.wait_for_query(
+        "model:llm_requests_waiting:sum", lambda result: [float(item["value"][1]) for item in result] == [total]
+    )
 
     rule_groups = [group["name"] for group in yaml.safe_load(rules)["groups"]]
     assert sorted(_rule_health(prometheus)) == sorted(rule_groups)

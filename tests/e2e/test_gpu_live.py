@@ -32,15 +32,24 @@ def collector() -> Iterator[GpuCollector]:
 
 def by_uuid(families: list[Family], name: str, **labels: str) -> dict[str, float]:
     """uuid -> value for the samples of `name` whose labels include `labels`."""
-    return {s.labels["uuid"]: s.value for f in families if f.name == name for s in f.samples
-            if all(s.labels.get(k) == v for k, v in labels.items())}
+    return {
+        s.labels["uuid"]: s.value
+        for f in families
+        if f.name == name
+        for s in f.samples
+        if all(s.labels.get(k) == v for k, v in labels.items())
+    }
 
 
 def smi_memory_total_bytes() -> dict[str, float]:
     """uuid -> memory.total as nvidia-smi reports it (MiB)."""
     assert shutil.which("nvidia-smi"), "nvidia-smi missing on a GPU machine"
-    out = subprocess.run(["nvidia-smi", "--query-gpu=uuid,memory.total", "--format=csv,noheader,nounits"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=uuid,memory.total", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {uuid.strip(): float(mib) * 2**20 for uuid, mib in (line.split(",") for line in out.strip().splitlines())}
 
 

@@ -111,8 +111,11 @@ def test_model_and_version_come_from_the_server_api(observed: Seen, llamacpp_eng
     props = httpx.get(f"{llamacpp_engine.base_url}/props", timeout=10.0).json()
     info = select(observed.exported, "llm_engine_info", {"target": llamacpp_engine.target})
     assert [(s.labels["model"], s.labels["version"]) for s in info] == [(SERVED_MODEL, props["build_info"])]
-    engine_series = [s for s in observed.exported if s.labels.get("engine_type") == "llamacpp"
-                     and not s.name.startswith("llm_exporter_")]
+    engine_series = [
+        s
+        for s in observed.exported
+        if s.labels.get("engine_type") == "llamacpp" and not s.name.startswith("llm_exporter_")
+    ]
     assert engine_series and {s.labels["model"] for s in engine_series} == {SERVED_MODEL}
 
 
@@ -126,8 +129,9 @@ def test_busy_and_deferred_requests_during_a_burst(llamacpp_engine: EngineServer
     def watch() -> None:
         while not done.is_set():
             engine = scrape(llamacpp_engine.metrics_url)
-            seen_engine.append((total(engine, "llamacpp:requests_processing"),
-                                total(engine, "llamacpp:requests_deferred")))
+            seen_engine.append(
+                (total(engine, "llamacpp:requests_processing"), total(engine, "llamacpp:requests_deferred"))
+            )
             exported = exporter.scrape()
             seen_exported.append((total(exported, "llm_requests_running"), total(exported, "llm_requests_waiting")))
             time.sleep(0.1)
@@ -135,10 +139,13 @@ def test_busy_and_deferred_requests_during_a_burst(llamacpp_engine: EngineServer
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        with httpx.Client(base_url=llamacpp_engine.base_url, timeout=300.0) as client, \
-                ThreadPoolExecutor(max_workers=burst) as pool:
-            answers = list(pool.map(lambda i: _complete(client, f"Burst request {i}.", GENERATED, ignore_eos=True),
-                                    range(burst)))
+        with (
+            httpx.Client(base_url=llamacpp_engine.base_url, timeout=300.0) as client,
+            ThreadPoolExecutor(max_workers=burst) as pool,
+        ):
+            answers = list(
+                pool.map(lambda i: _complete(client, f"Burst request {i}.", GENERATED, ignore_eos=True), range(burst))
+            )
     finally:
         done.set()
         watcher.join(timeout=30)

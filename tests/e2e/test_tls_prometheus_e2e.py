@@ -29,13 +29,19 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path, prometheus_factor
         exporter = Exporter("--target", engine.url, "--web.config.file", str(config))
         try:
             exporter.wait_listening()
-            prometheus = prometheus_factory({"global": {"scrape_interval": "1s"}, "scrape_configs": [
-                _job("tls-good", exporter.port, pki, PASSWORD),
-                _job("tls-wrong-password", exporter.port, pki, "not-the-password"),
-            ]})
+            prometheus = prometheus_factory(
+                {
+                    "global": {"scrape_interval": "1s"},
+                    "scrape_configs": [
+                        _job("tls-good", exporter.port, pki, PASSWORD),
+                        _job("tls-wrong-password", exporter.port, pki, "not-the-password"),
+                    ],
+                }
+            )
             prometheus.wait_for_query('up{job="tls-good"} == 1', bool, timeout=60)
-            running = prometheus.wait_for_query('llm_requests_running{job="tls-good",engine_type="vllm"}', bool,
-                                                timeout=60)
+            running = prometheus.wait_for_query(
+                'llm_requests_running{job="tls-good",engine_type="vllm"}', bool, timeout=60
+            )
             assert running[0]["metric"]["model"] == "tiny"
             prometheus.wait_for_query('up{job="tls-wrong-password"} == 0', bool, timeout=60)
             assert prometheus.query('llm_requests_running{job="tls-wrong-password"}') == []

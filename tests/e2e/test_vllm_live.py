@@ -33,9 +33,7 @@ def _source_values(samples: list[Sample]) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def observed(
-    vllm_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Observed[TrafficResult]]:
+def observed(vllm_engine: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed[TrafficResult]]:
     # The prefix shared by 10 of the requests makes prefix-cache hits.
     log_dir = tmp_path_factory.mktemp("vllm-exporter")
     with observed_after_traffic(vllm_engine, log_dir, MAPPED.keys(), _source_values) as seen:

@@ -107,8 +107,9 @@ def _sglang_running_on_dp_ranks() -> str:
     The capture's `pid` label belongs to gauges in multiprocess mode "all"; num_running_reqs has none.
     """
     lines = [line for line in SGLANG_DP.splitlines() if line.startswith("sglang:num_paused_reqs{")]
-    heads = [re.sub(r'pid="\d+",', "", line.split("}")[0]).replace("num_paused_reqs", "num_running_reqs")
-             for line in lines]
+    heads = [
+        re.sub(r'pid="\d+",', "", line.split("}")[0]).replace("num_paused_reqs", "num_running_reqs") for line in lines
+    ]
     body = "\n".join(f"{head}}} {i + 1}" for i, head in enumerate(heads))
     return f"# TYPE sglang:num_running_reqs gauge\n{body}\n"
 
@@ -187,28 +188,38 @@ def test_triton_first_response_milliseconds_become_seconds():
     assert buckets == [("0.1", 8.0), ("0.5", 30.0), ("2.0", 36.0), ("5.0", 37.0), ("+Inf", 37.0)]
     assert {s.name: s.value for s in out if not s.name.endswith("_bucket")} == {
         "gen_ai_server_time_to_first_token_seconds_sum": pytest.approx(10.771),
-        "gen_ai_server_time_to_first_token_seconds_count": 37.0}
+        "gen_ai_server_time_to_first_token_seconds_count": 37.0,
+    }
     assert {s.labels["model"] for s in out} == {"tensorrt_llm"}
 
 
 def test_triton_ensemble_stages_do_not_multiply_requests():
     text = _capture("triton-2.71-trtllm-synthetic")
-    success = {s.labels["model"]: s.value for f in parse(text) if f.name == "nv_inference_request_success"
-               for s in f.samples}
+    success = {
+        s.labels["model"]: s.value for f in parse(text) if f.name == "nv_inference_request_success" for s in f.samples
+    }
     assert len(success) == 4  # ensemble, preprocessing, tensorrt_llm, postprocessing each count every request
     finished = _normalize(text)["llm_requests_finished_total"]
     assert {s.labels["model"] for s in finished} == {"tensorrt_llm"}
     ok = [s.value for s in finished if s.labels["finish_reason"] == "unknown"]
     assert ok == [success["tensorrt_llm"]]
     assert {s.labels["reason"] for s in finished if s.labels["finish_reason"] == "error"} == {
-        "BACKEND", "CANCELED", "OTHER", "REJECTED"}
+        "BACKEND",
+        "CANCELED",
+        "OTHER",
+        "REJECTED",
+    }
 
 
 def test_triton_waiting_falls_back_to_the_pending_count_before_backend_v018():
     text = _capture("triton-2.71-trtllm-synthetic")
     older = "\n".join(x for x in text.splitlines() if 'request_type="waiting"' not in x) + "\n"
-    pending = {s.labels["model"]: s.value for f in parse(text) if f.name == "nv_inference_pending_request_count"
-               for s in f.samples}
+    pending = {
+        s.labels["model"]: s.value
+        for f in parse(text)
+        if f.name == "nv_inference_pending_request_count"
+        for s in f.samples
+    }
     assert _values(_normalize(older)["llm_requests_waiting"], "model") == {("tensorrt_llm",): pending["tensorrt_llm"]}
 
 
@@ -225,7 +236,8 @@ def test_trtllm_labels_are_the_unified_ones():
     out = _normalize(_capture("trtllm-dynamo-ce30a76-metrics-example"))
     finished = out["llm_requests_finished_total"]
     assert [(s.labels["engine_type"], s.labels["model"], s.labels["finish_reason"], s.value) for s in finished] == [
-        ("trtllm", "Qwen/Qwen3-0.6B", "length", 2.0)]
+        ("trtllm", "Qwen/Qwen3-0.6B", "length", 2.0)
+    ]
     tpot = {s.name: s.value for s in out["gen_ai_server_time_per_output_token_seconds"] if s.name.endswith("_count")}
     assert tpot == {"gen_ai_server_time_per_output_token_seconds_count": 2.0}  # once per request: per-request TPOT
 
@@ -250,19 +262,24 @@ def _serve(routes: dict[str, tuple[bytes, str]]) -> LocalHTTPServer:
 
 LLAMACPP_METRICS = (_capture("llamacpp-b11434-cpu-live").encode(), "text/plain; version=0.0.4")
 LLAMACPP_API = {
-    "/v1/models": (json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model"}]}).encode(),
-                   "application/json"),
-    "/props": (json.dumps({"build_info": "b11434-unknown", "model_path": "/m/tiny.gguf"}).encode(),
-               "application/json"),
+    "/v1/models": (
+        json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model"}]}).encode(),
+        "application/json",
+    ),
+    "/props": (json.dumps({"build_info": "b11434-unknown", "model_path": "/m/tiny.gguf"}).encode(), "application/json"),
 }
 
 
-@pytest.mark.parametrize(("api", "configured", "model", "version"), [
-    (True, "", "tiny", "b11434-unknown"),  # the engine's API names it
-    (True, "from-config", "tiny", "b11434-unknown"),  # the engine wins over config
-    (False, "from-config", "from-config", ""),  # an engine without the API: config
-    (False, "", "unknown", ""),
-], ids=["api", "api-over-config", "config", "neither"])
+@pytest.mark.parametrize(
+    ("api", "configured", "model", "version"),
+    [
+        (True, "", "tiny", "b11434-unknown"),  # the engine's API names it
+        (True, "from-config", "tiny", "b11434-unknown"),  # the engine wins over config
+        (False, "from-config", "from-config", ""),  # an engine without the API: config
+        (False, "", "unknown", ""),
+    ],
+    ids=["api", "api-over-config", "config", "neither"],
+)
 def test_llamacpp_model_comes_from_the_api_else_config(api, configured, model, version):
     server = _serve({"/metrics": LLAMACPP_METRICS, **(LLAMACPP_API if api else {})})
     server.start()
@@ -284,8 +301,9 @@ def test_llamacpp_model_comes_from_the_api_else_config(api, configured, model, v
 
 # The Dynamo TensorRT-LLM worker capture without TensorRT-LLM's own families: Dynamo's worker runtime metrics,
 # which no engine table maps (they describe the worker process, not an inference engine).
-UNKNOWN = "".join(line + "\n" for line in _capture("trtllm-dynamo-ce30a76-metrics-example").splitlines()
-                  if "trtllm_" not in line)
+UNKNOWN = "".join(
+    line + "\n" for line in _capture("trtllm-dynamo-ce30a76-metrics-example").splitlines() if "trtllm_" not in line
+)
 
 
 def test_unknown_engine_is_up_unknown_and_probe_lists_its_families():
@@ -311,10 +329,25 @@ def test_unknown_engine_is_up_unknown_and_probe_lists_its_families():
 _TYPES = st.sampled_from(["counter", "gauge", "histogram", "summary", "unknown", "info"])
 _PREFIXES = st.sampled_from(sorted({p for e in ENGINES.values() for p in e.prefixes} | {"", "nv", "_", ":"}))
 _SUFFIXES = st.sampled_from(["", "_total", "_bucket", "_sum", "_count", "_created", "_info"])
-_LABELS = st.dictionaries(st.sampled_from(["le", "model", "model_name", "engine", "tp_rank", "dp_rank", "priority",
-                                           "request_type", "status", "reason", "quantile"]),
-                          st.sampled_from(["", "0", "1", "+Inf", "0.5", "x", "fraction", "active", "error"]),
-                          max_size=4)
+_LABELS = st.dictionaries(
+    st.sampled_from(
+        [
+            "le",
+            "model",
+            "model_name",
+            "engine",
+            "tp_rank",
+            "dp_rank",
+            "priority",
+            "request_type",
+            "status",
+            "reason",
+            "quantile",
+        ]
+    ),
+    st.sampled_from(["", "0", "1", "+Inf", "0.5", "x", "fraction", "active", "error"]),
+    max_size=4,
+)
 
 
 @st.composite
@@ -322,8 +355,10 @@ def _families(draw: st.DrawFn) -> list[Family]:
     families = []
     for _ in range(draw(st.integers(0, 6))):
         name = draw(_PREFIXES) + draw(st.from_regex(r"[a-z_]{0,12}", fullmatch=True))
-        samples = [Sample(name + draw(_SUFFIXES), draw(_LABELS), draw(st.floats(allow_nan=True)))
-                   for _ in range(draw(st.integers(0, 4)))]
+        samples = [
+            Sample(name + draw(_SUFFIXES), draw(_LABELS), draw(st.floats(allow_nan=True)))
+            for _ in range(draw(st.integers(0, 4)))
+        ]
         families.append(Family(name, draw(_TYPES), "", samples))
     return families
 

@@ -41,7 +41,7 @@ def test_every_table_row_is_used_by_some_fixture(engine_type):
             _, result = normalized(path)
             used.update(result.mapped)
     engine = ENGINES[engine_type]
-    sources = {name.split(":", 1)[-1] for name in used} | {name[len(engine.prefixes[0]):] for name in used}
+    sources = {name.split(":", 1)[-1] for name in used} | {name[len(engine.prefixes[0]) :] for name in used}
     sources |= {name[: -len("_total")] for name in sources if name.endswith("_total")}
     uncaptured = {row.source for row in engine.rows if row.uncaptured}
     assert sorted({row.source for row in engine.rows} - sources - uncaptured) == []
@@ -62,5 +62,3 @@ def test_golden_parses_back_without_loss(path):
     _, result = normalized(path)
     assert [f.name for f in families] == [f.name for f in result.families]
     assert sum(len(f.samples) for f in families) == sum(len(f.samples) for f in result.families)
-
-

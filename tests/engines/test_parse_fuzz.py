@@ -63,8 +63,14 @@ def family_lines(draw: st.DrawFn, name: str) -> list[str]:
         lines.append(f"# HELP {name} " + draw(st.lists(st.sampled_from(VALUE_PIECES), max_size=5).map("".join)))
     if kind is not None:
         lines.append(f"# TYPE {name} {kind}")
-    label_sets = draw(st.lists(st.dictionaries(LABEL_NAMES, LABEL_VALUES, max_size=3), min_size=1, max_size=3,
-                               unique_by=lambda labels: tuple(sorted(labels.items()))))
+    label_sets = draw(
+        st.lists(
+            st.dictionaries(LABEL_NAMES, LABEL_VALUES, max_size=3),
+            min_size=1,
+            max_size=3,
+            unique_by=lambda labels: tuple(sorted(labels.items())),
+        )
+    )
     if kind == "histogram":
         for labels in label_sets:
             bounds = draw(st.lists(st.sampled_from(["0.1", "1", "2.5", "10", "1e3"]), unique=True, max_size=3))
@@ -100,9 +106,9 @@ def mutate(text: str, rng: random.Random) -> str:
         if operation == "insert":
             lines[index] = line[:position] + char + line[position:]
         elif operation == "delete":
-            lines[index] = line[:position] + line[position + 1:]
+            lines[index] = line[:position] + line[position + 1 :]
         elif operation == "replace":
-            lines[index] = line[:position] + char + line[position + 1:]
+            lines[index] = line[:position] + char + line[position + 1 :]
         elif operation == "value":  # the last token: the value, or the timestamp
             lines[index] = line.rpartition(" ")[0] + " " + rng.choice(ODD_VALUES)
         elif operation == "reserved":
@@ -124,8 +130,9 @@ def ours(text: str) -> list[tuple]:
 
 def stock(text: str) -> list[tuple]:
     """prometheus_client's samples, comparable with ours()."""
-    return sorted(_key(s.name, s.labels, s.value) for family in text_string_to_metric_families(text)
-                  for s in family.samples)
+    return sorted(
+        _key(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples
+    )
 
 
 @dataclass
@@ -176,8 +183,32 @@ def test_mutated_documents_never_accepted_when_stock_rejects(text, rng):
 
 # Tokens from which values and label lists are strung together at random: most strings are invalid somewhere.
 VALUE_TEXT = st.one_of(st.sampled_from(ODD_VALUES), NUMBERS, st.text("0123456789._+-eEinfaINFx \t", max_size=8))
-LABEL_TEXT = st.lists(st.sampled_from(('a="x"', 'b = "y"', '__a="1"', '__name__="m"', "a", "__", "=", '"', ",", " ",
-                                       "\\", "\\\\", '\\"', "{", "}", "é", "\t", ":", "1")), max_size=10).map("".join)
+LABEL_TEXT = st.lists(
+    st.sampled_from(
+        (
+            'a="x"',
+            'b = "y"',
+            '__a="1"',
+            '__name__="m"',
+            "a",
+            "__",
+            "=",
+            '"',
+            ",",
+            " ",
+            "\\",
+            "\\\\",
+            '\\"',
+            "{",
+            "}",
+            "é",
+            "\t",
+            ":",
+            "1",
+        )
+    ),
+    max_size=10,
+).map("".join)
 
 
 @FUZZ

@@ -52,8 +52,9 @@ def test_declared_bounds_are_those_a_real_capture_shows(engine_type):
         assert tuple(bounds) in _golden_bounds(engine_type, unified), (unified, _golden_bounds(engine_type, unified))
 
 
-@pytest.mark.parametrize("unified", ["gen_ai_server_time_to_first_token_seconds",
-                                     "gen_ai_server_time_per_output_token_seconds"])
+@pytest.mark.parametrize(
+    "unified", ["gen_ai_server_time_to_first_token_seconds", "gen_ai_server_time_per_output_token_seconds"]
+)
 def test_every_engine_with_an_slo_histogram_declares_its_bounds(unified):
     for engine in ENGINES.values():
         reported = any(row.unified == unified for row in engine.rows)

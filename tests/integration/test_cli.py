@@ -17,8 +17,9 @@ VLLM = (FIXTURES / "vllm-0.32.0-cpu-live.prom").read_bytes()
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exporter", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def test_help_explains_flags_and_subcommands():
@@ -35,7 +36,8 @@ def test_check_config_reports_all_problems(tmp_path):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"{path}:3: targets[0].interval: must be a duration like \"5s\", got 'fast'",
-        f"{path}:4: targets[1].url: is required"]
+        f"{path}:4: targets[1].url: is required",
+    ]
 
 
 def test_check_config_ok(tmp_path):
@@ -79,9 +81,25 @@ def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
     port = free_port()
     with EngineStub(respond(VLLM)) as healthy, EngineStub(stall(30)) as hung:
         process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--target", healthy.url, "--target", hung.url, "--gpu", "false",
-             "--scrape.interval", "1s", "--web.listen-address", f"127.0.0.1:{port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--target",
+                healthy.url,
+                "--target",
+                hung.url,
+                "--gpu",
+                "false",
+                "--scrape.interval",
+                "1s",
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 20

@@ -71,8 +71,9 @@ def test_over_the_sample_limit_is_up_zero_too_many_series():
 def test_sample_limit_is_validated():
     with pytest.raises(ConfigError) as error:
         load("targets:\n  - url: http://a:1\n    sample_limit: lots\n", "x.yml")
-    assert error.value.problems == ["x.yml:3: targets[0].sample_limit: must be a whole number (0 for no limit), "
-                                    "got 'lots'"]
+    assert error.value.problems == [
+        "x.yml:3: targets[0].sample_limit: must be a whole number (0 for no limit), got 'lots'"
+    ]
 
 
 def test_reload_is_opt_in():
@@ -175,8 +176,12 @@ def test_ipv6_listen_addresses():
 
 
 def test_a_reload_of_an_unchanged_config_keeps_every_target_and_its_schedule():
-    config = Config(targets=(TargetConfig(url="http://127.0.0.1:9/metrics", name="a", interval=60.0, timeout=1.0),
-                             TargetConfig(url="http://127.0.0.1:9/metrics", name="b", interval=60.0, timeout=1.0)))
+    config = Config(
+        targets=(
+            TargetConfig(url="http://127.0.0.1:9/metrics", name="a", interval=60.0, timeout=1.0),
+            TargetConfig(url="http://127.0.0.1:9/metrics", name="b", interval=60.0, timeout=1.0),
+        )
+    )
     daemon = Daemon(config)
     daemon.start()
     try:

@@ -106,17 +106,41 @@ def test_the_cli_and_check_config_accept_the_new_engine(with_toy: Path, tmp_path
     checked = _run([sys.executable, "-m", "exporter", "check-config", str(config)], with_toy)
     assert checked.returncode == 0, checked.stderr
     assert "engine_type=toy" in checked.stdout
-    programs = _run([sys.executable, "-c", "from exporter.gpu.pids import engine_of_command as e; "
-                     "print(e(['/usr/bin/toy-server', '--port', '1']))"], with_toy)
+    programs = _run(
+        [
+            sys.executable,
+            "-c",
+            "from exporter.gpu.pids import engine_of_command as e; print(e(['/usr/bin/toy-server', '--port', '1']))",
+        ],
+        with_toy,
+    )
     assert programs.stdout.strip() == "toy"
 
 
 def test_the_fixture_tests_run_for_the_new_engine(with_toy: Path):
-    done = _run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "not e2e and not gpu",
-                 "-k", "toy", "tests"], with_toy)
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not e2e and not gpu",
+            "-k",
+            "toy",
+            "tests",
+        ],
+        with_toy,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     passed = {line.split("::")[-1].split(" PASSED")[0] for line in done.stdout.splitlines() if " PASSED" in line}
-    expected = {"test_detection[toy-0.1-synthetic]", "test_every_engine_family_is_mapped_or_ignored[toy-0.1-synthetic]",
-                "test_every_table_row_is_used_by_some_fixture[toy]", "test_golden[toy-0.1-synthetic]",
-                "test_golden_parses_back_without_loss[toy-0.1-synthetic]"}
+    expected = {
+        "test_detection[toy-0.1-synthetic]",
+        "test_every_engine_family_is_mapped_or_ignored[toy-0.1-synthetic]",
+        "test_every_table_row_is_used_by_some_fixture[toy]",
+        "test_golden[toy-0.1-synthetic]",
+        "test_golden_parses_back_without_loss[toy-0.1-synthetic]",
+    }
     assert expected <= passed, sorted(passed)

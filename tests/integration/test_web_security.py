@@ -66,16 +66,21 @@ def test_minimum_tls_version_is_enforced(tmp_path, pki):
             client.get(f"https://127.0.0.1:{exporter.port}/-/healthy")
         new = ssl.create_default_context(cafile=str(pki.ca))
         with httpx.Client(verify=new) as client:
-            assert client.get(f"https://127.0.0.1:{exporter.port}/-/healthy",
-                              auth=("prometheus", PASSWORD)).status_code == 200
+            assert (
+                client.get(f"https://127.0.0.1:{exporter.port}/-/healthy", auth=("prometheus", PASSWORD)).status_code
+                == 200
+            )
     finally:
         exporter.stop()
 
 
 def test_web_config_problems_are_named(tmp_path):
     with pytest.raises(ConfigError) as error:
-        load("tls_server_config:\n  cert_file: /nope.pem\n  client_auth_type: Sometimes\n"
-             "basic_auth_users:\n  alice: plaintext-password\n", "web.yml")
+        load(
+            "tls_server_config:\n  cert_file: /nope.pem\n  client_auth_type: Sometimes\n"
+            "basic_auth_users:\n  alice: plaintext-password\n",
+            "web.yml",
+        )
     assert error.value.problems == [
         "web.yml:2: tls_server_config.cert_file: no such file '/nope.pem'",
         "web.yml:2: tls_server_config.key_file: is required",
@@ -93,13 +98,17 @@ def test_bearer_token_reaches_the_engine_and_is_never_logged(tmp_path):
 
     def behaviour(handler):
         seen.append(handler.headers.get("Authorization"))
-        respond(VLLM if seen[-1] == "Bearer tok-123456789" else b"denied\n",
-                200 if seen[-1] == "Bearer tok-123456789" else 401)(handler)
+        respond(
+            VLLM if seen[-1] == "Bearer tok-123456789" else b"denied\n",
+            200 if seen[-1] == "Bearer tok-123456789" else 401,
+        )(handler)
 
     with EngineStub(behaviour) as engine:
         config = tmp_path / "exporter.yml"
-        config.write_text(f"targets:\n  - url: {engine.url}\n    bearer_token_file: {token}\n"
-                          f"  - url: {engine.url}/metrics?unauthenticated\n    name: no-token\n")
+        config.write_text(
+            f"targets:\n  - url: {engine.url}\n    bearer_token_file: {token}\n"
+            f"  - url: {engine.url}/metrics?unauthenticated\n    name: no-token\n"
+        )
         exporter = Exporter("--config.file", str(config), "--log.level", "debug")
         try:
             exporter.wait_listening()

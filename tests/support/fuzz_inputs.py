@@ -7,10 +7,31 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 _FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "engines").glob("*.prom"))
-REAL_LINES = sorted({line for path in _FIXTURES for line in path.read_text(encoding="utf-8").splitlines()
-                     if line and not line.startswith("# source:")})
-_SPECIAL = list('{}",=\\# \t\n:_') + ["NaN", "+Inf", "-Inf", "1e308", "-0", "le=", 'le="+Inf"', "_total",
-                                        "_bucket", "_created", "vllm:", "sglang_", "tgi_", "\x00", "é"]
+REAL_LINES = sorted(
+    {
+        line
+        for path in _FIXTURES
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("# source:")
+    }
+)
+_SPECIAL = list('{}",=\\# \t\n:_') + [
+    "NaN",
+    "+Inf",
+    "-Inf",
+    "1e308",
+    "-0",
+    "le=",
+    'le="+Inf"',
+    "_total",
+    "_bucket",
+    "_created",
+    "vllm:",
+    "sglang_",
+    "tgi_",
+    "\x00",
+    "é",
+]
 
 
 @st.composite
@@ -25,7 +46,7 @@ def mutated_line(draw: st.DrawFn) -> str:
         elif kind == "insert":
             line = line[:at] + draw(st.sampled_from(_SPECIAL)) + line[at:]
         elif kind == "delete":
-            line = line[:at] + line[at + 1:]
+            line = line[:at] + line[at + 1 :]
     return line
 
 

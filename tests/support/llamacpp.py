@@ -74,10 +74,16 @@ def _metadata(tokens: list[tuple[str, int]]) -> Iterator[bytes]:
 
     yield _string("general.architecture") + struct.pack("<I", _STRING) + _string("llama")
     yield _string("general.name") + struct.pack("<I", _STRING) + _string(SERVED_MODEL)
-    for key, value in (("context_length", CONTEXT), ("embedding_length", EMBED), ("block_count", LAYERS),
-                       ("feed_forward_length", FFN), ("attention.head_count", HEADS),
-                       ("attention.head_count_kv", KV_HEADS), ("rope.dimension_count", EMBED // HEADS),
-                       ("vocab_size", len(tokens))):
+    for key, value in (
+        ("context_length", CONTEXT),
+        ("embedding_length", EMBED),
+        ("block_count", LAYERS),
+        ("feed_forward_length", FFN),
+        ("attention.head_count", HEADS),
+        ("attention.head_count_kv", KV_HEADS),
+        ("rope.dimension_count", EMBED // HEADS),
+        ("vocab_size", len(tokens)),
+    ):
         yield scalar(f"llama.{key}", _UINT32, "<I", value)
     yield scalar("llama.attention.layer_norm_rms_epsilon", _FLOAT32, "<f", 1e-5)
     yield _string("tokenizer.ggml.model") + struct.pack("<I", _STRING) + _string("llama")
@@ -93,15 +99,26 @@ def _metadata(tokens: list[tuple[str, int]]) -> Iterator[bytes]:
 def _tensors(vocab: int) -> list[tuple[str, tuple[int, ...], float]]:
     """(name, ggml shape with the fastest dimension first, init scale; 0 means all ones) of a Llama."""
     kv = EMBED // HEADS * KV_HEADS
-    tensors = [("token_embd.weight", (EMBED, vocab), 0.5), ("output_norm.weight", (EMBED,), 0.0),
-               ("output.weight", (EMBED, vocab), 0.2)]
+    tensors = [
+        ("token_embd.weight", (EMBED, vocab), 0.5),
+        ("output_norm.weight", (EMBED,), 0.0),
+        ("output.weight", (EMBED, vocab), 0.2),
+    ]
     for layer in range(LAYERS):
-        tensors += [(f"blk.{layer}.{name}", shape, scale) for name, shape, scale in (
-            ("attn_norm.weight", (EMBED,), 0.0), ("attn_q.weight", (EMBED, EMBED), 0.2),
-            ("attn_k.weight", (EMBED, kv), 0.2), ("attn_v.weight", (EMBED, kv), 0.2),
-            ("attn_output.weight", (EMBED, EMBED), 0.2), ("ffn_norm.weight", (EMBED,), 0.0),
-            ("ffn_gate.weight", (EMBED, FFN), 0.2), ("ffn_up.weight", (EMBED, FFN), 0.2),
-            ("ffn_down.weight", (FFN, EMBED), 0.2))]
+        tensors += [
+            (f"blk.{layer}.{name}", shape, scale)
+            for name, shape, scale in (
+                ("attn_norm.weight", (EMBED,), 0.0),
+                ("attn_q.weight", (EMBED, EMBED), 0.2),
+                ("attn_k.weight", (EMBED, kv), 0.2),
+                ("attn_v.weight", (EMBED, kv), 0.2),
+                ("attn_output.weight", (EMBED, EMBED), 0.2),
+                ("ffn_norm.weight", (EMBED,), 0.0),
+                ("ffn_gate.weight", (EMBED, FFN), 0.2),
+                ("ffn_up.weight", (EMBED, FFN), 0.2),
+                ("ffn_down.weight", (FFN, EMBED), 0.2),
+            )
+        ]
     return tensors
 
 
@@ -122,8 +139,12 @@ def write_tiny_gguf(path: Path, seed: int = 0) -> None:
             count *= dim
         values = [1.0] * count if scale == 0.0 else [rng.uniform(-scale, scale) for _ in range(count)]
         blob = array("f", values).tobytes()
-        infos.append(_string(name) + struct.pack("<I", len(shape)) + struct.pack(f"<{len(shape)}Q", *shape)
-                     + struct.pack("<IQ", _GGML_F32, offset))
+        infos.append(
+            _string(name)
+            + struct.pack("<I", len(shape))
+            + struct.pack(f"<{len(shape)}Q", *shape)
+            + struct.pack("<IQ", _GGML_F32, offset)
+        )
         blobs.append(blob + _pad(len(blob)))
         offset += len(blobs[-1])
     header = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)) + b"".join(metadata) + b"".join(infos)
@@ -157,7 +178,10 @@ def llamacpp_server(log_dir: Path, port: int | None = None, extra_args: Sequence
         *extra_args,
     ]  # fmt: skip
     process = ManagedProcess(
-        "llamacpp", argv, f"http://127.0.0.1:{port}/health", log_dir / f"llamacpp-{port}.log",
+        "llamacpp",
+        argv,
+        f"http://127.0.0.1:{port}/health",
+        log_dir / f"llamacpp-{port}.log",
         startup_timeout=STARTUP_TIMEOUT,
     )
     server = EngineServer("llamacpp", port, process)

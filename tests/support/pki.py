@@ -34,24 +34,67 @@ def _openssl(*args: str | Path, cwd: Path) -> None:
 
 def make_pki(folder: Path) -> Pki:
     """Create the CA and both leaf certificates under folder."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        cwd=folder,
+    )
     (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name, extra in (("server", ["-extfile", "server.ext"]), ("client", [])):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
-                 "-out", f"{name}.csr", cwd=folder)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-out", f"{name}.pem", *extra, cwd=folder)
-    return Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "client.pem",
-               folder / "client.key")
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=folder,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.pem",
+            *extra,
+            cwd=folder,
+        )
+    return Pki(
+        folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "client.pem", folder / "client.key"
+    )
 
 
 def web_config(path: Path, pki: Pki, client_auth: str = "RequireAndVerifyClientCert") -> Path:
     """A --web.config.file with TLS from pki and the user prometheus/PASSWORD."""
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    path.write_text(f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
-                    f"  client_auth_type: {client_auth}\n  client_ca_file: {pki.ca}\n  min_version: TLS12\n"
-                    f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    path.write_text(
+        f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
+        f"  client_auth_type: {client_auth}\n  client_ca_file: {pki.ca}\n  min_version: TLS12\n"
+        f"basic_auth_users:\n  prometheus: '{hashed}'\n"
+    )
     return path
 
 
@@ -61,9 +104,22 @@ class Exporter:
     def __init__(self, *args: str):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--gpu", "false", "--scrape.interval", "1s",
-             "--web.listen-address", f"127.0.0.1:{self.port}", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--gpu",
+                "false",
+                "--scrape.interval",
+                "1s",
+                "--web.listen-address",
+                f"127.0.0.1:{self.port}",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait_listening(self) -> None:
         """Return once the port accepts connections (TLS or not)."""

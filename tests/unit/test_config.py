@@ -29,9 +29,18 @@ def test_good_config():
     config = load(GOOD, "exporter.yml")
     first, second = config.targets
     assert (first.url, first.name, first.interval, first.timeout) == (
-        "http://127.0.0.1:8000/metrics", "127.0.0.1:8000", 10.0, 2.0)
+        "http://127.0.0.1:8000/metrics",
+        "127.0.0.1:8000",
+        10.0,
+        2.0,
+    )
     assert (second.name, second.engine_type, second.model, second.histogram_buckets, second.max_response_bytes) == (
-        "sglang-a", "sglang", "llama-3", "native", 8 << 20)
+        "sglang-a",
+        "sglang",
+        "llama-3",
+        "native",
+        8 << 20,
+    )
     assert second.base_url == "http://10.0.0.5:30000"
     assert (config.gpu.enabled, config.gpu.interval) == ("false", 15.0)
 

@@ -77,20 +77,26 @@ def test_listen_address_default_is_the_code_default():
     assert _code(row["default"]) == DEFAULT_LISTEN_ADDRESS
 
 
-@pytest.mark.parametrize(("table", "probe"), [
-    ("Config file/Top level", "bogus: 1"),
-    ("Config file/targets", f"targets: [{{{TARGET}, bogus: 1}}]"),
-    ("Config file/defaults", "defaults: {bogus: 1}"),
-    ("Config file/gpu", "gpu: {bogus: 1}"),
-])
+@pytest.mark.parametrize(
+    ("table", "probe"),
+    [
+        ("Config file/Top level", "bogus: 1"),
+        ("Config file/targets", f"targets: [{{{TARGET}, bogus: 1}}]"),
+        ("Config file/defaults", "defaults: {bogus: 1}"),
+        ("Config file/gpu", "gpu: {bogus: 1}"),
+    ],
+)
 def test_config_fields_are_documented_exactly(table, probe):
     assert _names(table) == _allowed(probe)
 
 
-@pytest.mark.parametrize(("table", "probe"), [
-    ("Web config file/Top level", "bogus: 1"),
-    ("Web config file/tls_server_config", "tls_server_config: {bogus: 1}"),
-])
+@pytest.mark.parametrize(
+    ("table", "probe"),
+    [
+        ("Web config file/Top level", "bogus: 1"),
+        ("Web config file/tls_server_config", "tls_server_config: {bogus: 1}"),
+    ],
+)
 def test_web_config_fields_are_documented_exactly(table, probe):
     assert _names(table) == _allowed(probe, webconfig.load)
 

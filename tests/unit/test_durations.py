@@ -9,8 +9,18 @@ from exporter.durations import is_prometheus_duration, seconds
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("500ms", 0.5), ("5s", 5.0), ("1m30s", 90.0), ("1h30m", 5400.0), ("1d", 86400.0), ("2w", 1_209_600.0),
-     ("1y", 31_536_000.0), ("1m500ms", 60.5), ("0.5s", 0.5), (" 5s ", 5.0)],
+    [
+        ("500ms", 0.5),
+        ("5s", 5.0),
+        ("1m30s", 90.0),
+        ("1h30m", 5400.0),
+        ("1d", 86400.0),
+        ("2w", 1_209_600.0),
+        ("1y", 31_536_000.0),
+        ("1m500ms", 60.5),
+        ("0.5s", 0.5),
+        (" 5s ", 5.0),
+    ],
 )
 def test_seconds_reads_prometheus_durations_and_single_decimals(text: str, expected: float) -> None:
     assert seconds(text) == expected

@@ -28,8 +28,11 @@ def test_rebucketing_keeps_only_canonical_bounds_exactly():
     samples = _run(VLLM_HIST, "vllm")["gen_ai_server_time_to_first_token_seconds"]
     buckets = [(s[1]["le"], s[2]) for s in samples if s[0].endswith("_bucket")]
     assert buckets == [("0.001", 0.0), ("0.005", 3.0), ("+Inf", 5.0)]  # 0.007 is no canonical bound: dropped
-    assert ("gen_ai_server_time_to_first_token_seconds_count",
-            {"engine_type": "vllm", "model": "m", "target": "t", "dp_rank": "0"}, 5.0) in samples
+    assert (
+        "gen_ai_server_time_to_first_token_seconds_count",
+        {"engine_type": "vllm", "model": "m", "target": "t", "dp_rank": "0"},
+        5.0,
+    ) in samples
 
 
 def test_native_buckets_pass_the_engines_bounds_through():
@@ -51,16 +54,20 @@ tgi_request_duration_sum 0.5
 tgi_request_duration_count 3
 """
     samples = _run(text, "tgi")["gen_ai_server_request_duration_seconds"]
-    assert [s[1]["le"] for s in samples if s[0].endswith("_bucket")] == ["0.00015000000000000001",
-                                                                          "0.00022500000000000002", "+Inf"]
+    assert [s[1]["le"] for s in samples if s[0].endswith("_bucket")] == [
+        "0.00015000000000000001",
+        "0.00022500000000000002",
+        "+Inf",
+    ]
 
 
 def test_older_name_is_a_fallback_only():
-    old = "# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{model_name=\"m\"} 0.25\n"
-    new = "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{model_name=\"m\"} 0.5\n"
+    old = '# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{model_name="m"} 0.25\n'
+    new = '# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{model_name="m"} 0.5\n'
     assert _run(old, "vllm")["llm_kv_cache_usage_ratio"][0][2] == 0.25
     assert _run(old + new, "vllm")["llm_kv_cache_usage_ratio"] == [
-        ("llm_kv_cache_usage_ratio", {"engine_type": "vllm", "model": "m", "target": "t"}, 0.5)]
+        ("llm_kv_cache_usage_ratio", {"engine_type": "vllm", "model": "m", "target": "t"}, 0.5)
+    ]
 
 
 def test_absent_stays_absent():
@@ -70,10 +77,13 @@ def test_absent_stays_absent():
 
 
 def test_histogram_sum_becomes_a_token_counter():
-    text = "# TYPE tgi_request_input_length histogram\ntgi_request_input_length_bucket{le=\"+Inf\"} 2\n" \
-           "tgi_request_input_length_sum 40\ntgi_request_input_length_count 2\n"
+    text = (
+        '# TYPE tgi_request_input_length histogram\ntgi_request_input_length_bucket{le="+Inf"} 2\n'
+        "tgi_request_input_length_sum 40\ntgi_request_input_length_count 2\n"
+    )
     assert _run(text, "tgi")["llm_prompt_tokens_total"] == [
-        ("llm_prompt_tokens_total", {"engine_type": "tgi", "model": "unknown", "target": "t"}, 40.0)]
+        ("llm_prompt_tokens_total", {"engine_type": "tgi", "model": "unknown", "target": "t"}, 40.0)
+    ]
 
 
 def test_sglang_ranks_priority_total_and_label_collision():
@@ -87,31 +97,43 @@ sglang:prompt_tokens_total{is_streaming="true",model_name="m"} 10
 sglang:prompt_tokens_total{is_streaming="false",model_name="m"} 5
 """
     out = _run(text, "sglang")
-    assert out["llm_requests_waiting"] == [("llm_requests_waiting", {
-        "engine_type": "sglang", "model": "m", "target": "t", "disaggregation_mode": "prefill"}, 7.0)]
+    assert out["llm_requests_waiting"] == [
+        (
+            "llm_requests_waiting",
+            {"engine_type": "sglang", "model": "m", "target": "t", "disaggregation_mode": "prefill"},
+            7.0,
+        )
+    ]
     assert [s[2] for s in out["llm_prompt_tokens_total"]] == [15.0]
     assert [s[2] for s in out["llm_prefix_cache_queries_tokens_total"]] == [15.0]
 
 
 def test_dp_ranks_stay_separate_series():
-    text = ('# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine="0",model_name="m"} 1\n'
-            'vllm:num_requests_running{engine="1",model_name="m"} 2\n')
+    text = (
+        '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine="0",model_name="m"} 1\n'
+        'vllm:num_requests_running{engine="1",model_name="m"} 2\n'
+    )
     assert [(s[1]["dp_rank"], s[2]) for s in _run(text, "vllm")["llm_requests_running"]] == [("0", 1.0), ("1", 2.0)]
 
 
 def test_headerless_histogram_samples_are_regrouped():
-    text = 'vllm:request_decode_time_seconds_bucket{engine="1",le="0.3",model_name="m"} 2\n' \
-           'vllm:request_decode_time_seconds_bucket{engine="1",le="+Inf",model_name="m"} 3\n'
+    text = (
+        'vllm:request_decode_time_seconds_bucket{engine="1",le="0.3",model_name="m"} 2\n'
+        'vllm:request_decode_time_seconds_bucket{engine="1",le="+Inf",model_name="m"} 3\n'
+    )
     samples = _run(text, "vllm")["llm_request_decode_time_seconds"]
     assert [(s[1]["le"], s[2]) for s in samples] == [("0.3", 2.0), ("+Inf", 3.0)]
 
 
 def test_capacity_from_info_labels_inherits_the_model():
-    text = ('# TYPE vllm:cache_config_info gauge\n'
-            'vllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100"} 1\n'
-            '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine="0",model_name="m"} 1\n')
+    text = (
+        "# TYPE vllm:cache_config_info gauge\n"
+        'vllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100"} 1\n'
+        '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine="0",model_name="m"} 1\n'
+    )
     assert _run(text, "vllm")["llm_kv_cache_capacity_tokens"] == [
-        ("llm_kv_cache_capacity_tokens", {"engine_type": "vllm", "model": "m", "target": "t", "dp_rank": "0"}, 1600.0)]
+        ("llm_kv_cache_capacity_tokens", {"engine_type": "vllm", "model": "m", "target": "t", "dp_rank": "0"}, 1600.0)
+    ]
 
 
 def test_detection_follows_rewritten_prefixes():

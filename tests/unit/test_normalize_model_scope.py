@@ -6,8 +6,12 @@ from exporter.normalize import Normalizer
 from exporter.parse import parse
 from exporter.table import Engine, Row
 
-ENGINE = Engine(engine_type="triton", prefixes=("nv_",), model_scope="llm_requests",
-                rows=(Row("llm_requests", "llm_requests_running"), Row("success", "llm_requests_finished_total")))
+ENGINE = Engine(
+    engine_type="triton",
+    prefixes=("nv_",),
+    model_scope="llm_requests",
+    rows=(Row("llm_requests", "llm_requests_running"), Row("success", "llm_requests_finished_total")),
+)
 
 PIPELINE = """# TYPE nv_success counter
 nv_success{model="ensemble",version="1"} 10

@@ -16,15 +16,21 @@ def _samples_ours(text: str) -> list[tuple]:
     for family in parse(text):
         for s in family.samples:
             # prometheus_client appends _total to counter samples that lack it (TGI, Triton); compare on that form.
-            name = s.name + "_total" if family.type == "counter" and not s.name.endswith(("_total", "_created")) \
+            name = (
+                s.name + "_total"
+                if family.type == "counter" and not s.name.endswith(("_total", "_created"))
                 else s.name
+            )
             out.append((name, tuple(sorted(s.labels.items())), "nan" if math.isnan(s.value) else s.value))
     return sorted(out)
 
 
 def _samples_stock(text: str) -> list[tuple]:
-    return sorted((s.name, tuple(sorted(s.labels.items())), "nan" if math.isnan(s.value) else s.value)
-                  for family in text_string_to_metric_families(text) for s in family.samples)
+    return sorted(
+        (s.name, tuple(sorted(s.labels.items())), "nan" if math.isnan(s.value) else s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    )
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
@@ -34,10 +40,14 @@ def test_agrees_with_prometheus_client(path):
 
 
 def test_families_types_and_help():
-    families = parse('# HELP a_total Things.\n# TYPE a_total counter\na_total{x="1"} 2\n'
-                     '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n')
+    families = parse(
+        '# HELP a_total Things.\n# TYPE a_total counter\na_total{x="1"} 2\n'
+        '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n'
+    )
     assert [(f.name, f.type, f.help, len(f.samples)) for f in families] == [
-        ("a_total", "counter", "Things.", 1), ("h", "histogram", "", 4)]
+        ("a_total", "counter", "Things.", 1),
+        ("h", "histogram", "", 4),
+    ]
 
 
 def test_label_escapes_and_special_values():
@@ -51,15 +61,18 @@ def test_timestamps_are_accepted():
     assert family.samples[0].value == 1
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a 1\nb 2", "truncated body: the last line has no newline"),
-    ("a 1\n<html>\n", "line 2: not a sample line: '<html>'"),
-    ('a{x="1" 2\n', "line 1: not a sample line"),
-    ("a one\n", "line 1: value 'one' is not a number"),
-    ('a{x="1"} 1\na{x="1"} 2\n', 'line 2: duplicate series a{x="1"}'),
-    ('a{x="1",x="2"} 1\n', "line 1: label 'x' appears twice"),
-    ("# TYPE a bogus\n", "line 1: unknown metric type 'bogus' for a"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a 1\nb 2", "truncated body: the last line has no newline"),
+        ("a 1\n<html>\n", "line 2: not a sample line: '<html>'"),
+        ('a{x="1" 2\n', "line 1: not a sample line"),
+        ("a one\n", "line 1: value 'one' is not a number"),
+        ('a{x="1"} 1\na{x="1"} 2\n', 'line 2: duplicate series a{x="1"}'),
+        ('a{x="1",x="2"} 1\n', "line 1: label 'x' appears twice"),
+        ("# TYPE a bogus\n", "line 1: unknown metric type 'bogus' for a"),
+    ],
+)
 def test_errors_name_the_line(text, message):
     with pytest.raises(ParseError) as error:
         parse(text)

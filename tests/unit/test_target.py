@@ -19,8 +19,10 @@ FAULTS = {
     "truncated": (cut_short(VLLM, len(VLLM) // 2), "http"),
     "no_final_newline": (respond(VLLM.rstrip(b"\n")), "parse"),
     "invalid_utf8": (respond(VLLM[:1000] + b"\xff\xfe bad\n"), "encoding"),
-    "duplicate_series": (respond(b'vllm:num_requests_running{engine="0"} 1\n'
-                                 b'vllm:num_requests_running{engine="0"} 2\n'), "parse"),
+    "duplicate_series": (
+        respond(b'vllm:num_requests_running{engine="0"} 1\nvllm:num_requests_running{engine="0"} 2\n'),
+        "parse",
+    ),
     "huge_body": (respond(b"x 1\n" * (50 * 1024 * 1024 // 4)), "too_large"),
     "html_error_page": (respond(b"<html><body>502 Bad Gateway</body></html>\n", 200, "text/html"), "not_metrics"),
     "html_as_text": (respond(b"<html><body>oops</body></html>\n"), "parse"),
@@ -30,8 +32,10 @@ FAULTS = {
 
 
 def _daemon(*urls: str) -> Daemon:
-    targets = tuple(TargetConfig(url=f"{url}/metrics", name=f"t{i}", interval=5.0, timeout=1.0,
-                                 max_response_bytes=16 << 20) for i, url in enumerate(urls))
+    targets = tuple(
+        TargetConfig(url=f"{url}/metrics", name=f"t{i}", interval=5.0, timeout=1.0, max_response_bytes=16 << 20)
+        for i, url in enumerate(urls)
+    )
     return Daemon(Config(targets=targets))
 
 
@@ -81,9 +85,11 @@ def test_repeated_failure_logs_once_and_recovery_restores(caplog):
 
 
 def test_nan_and_inf_pass_through():
-    body = b"# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n" \
-           b"# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc NaN\n" \
-           b"# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting +Inf\n"
+    body = (
+        b"# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n"
+        b"# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc NaN\n"
+        b"# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting +Inf\n"
+    )
     with EngineStub(respond(body)) as stub:
         daemon = _daemon(stub.url)
         daemon.targets[0].poll()
@@ -113,8 +119,10 @@ def test_ready_only_after_every_target_was_polled():
 
 def test_engine_restart_resets_pass_through_unharmed():
     before = VLLM
-    after = VLLM.replace(b"vllm:prompt_tokens_total{engine=\"0\",model_name=\"tiny\"} 3197.0",
-                         b"vllm:prompt_tokens_total{engine=\"0\",model_name=\"tiny\"} 12.0")
+    after = VLLM.replace(
+        b'vllm:prompt_tokens_total{engine="0",model_name="tiny"} 3197.0',
+        b'vllm:prompt_tokens_total{engine="0",model_name="tiny"} 12.0',
+    )
     assert after != before
     with EngineStub(respond(before)) as stub:
         daemon = _daemon(stub.url)

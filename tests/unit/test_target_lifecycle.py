@@ -161,8 +161,10 @@ def _metrics_daemon() -> Daemon:
 def test_openmetrics_when_the_scraper_asks_for_it():
     daemon = _metrics_daemon()
     # What Prometheus 3 sends by default (scrape_protocols).
-    accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-              "text/plain;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")
+    accept = (
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+        "text/plain;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+    )
     body, content_type, zipped = daemon.exposition(accept, None)
     assert content_type.startswith("application/openmetrics-text") and not zipped
     text = body.decode()
@@ -233,7 +235,8 @@ def test_client_auth_modes_python_cannot_honour_are_rejected(tmp_path, mode):
         load(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {cert}\n  client_auth_type: {mode}\n", "web.yml")
     assert error.value.problems == [
         f"web.yml:4: tls_server_config.client_auth_type: {mode} is not supported: Python's TLS verifies every "
-        "client certificate, so use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"]
+        "client certificate, so use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"
+    ]
 
 
 def test_http_server_config_is_rejected_not_ignored():
@@ -244,7 +247,8 @@ def test_http_server_config_is_rejected_not_ignored():
         load("http_server_config:\n  http2: true\n", "web.yml")
     assert error.value.problems == [
         "web.yml:2: http_server_config: not supported by llm-exporter (it serves HTTP/1.1 and sets no custom "
-        "headers); remove it"]
+        "headers); remove it"
+    ]
 
 
 def test_configured_engine_type_is_reported_before_the_first_success():
@@ -274,8 +278,10 @@ def test_lifecycle_loading_ready_down_from_the_engines_health_endpoint():
             raise httpx.ConnectError("connection refused", request=request)
         return answer if isinstance(answer, httpx.Response) else httpx.Response(200, content=answer)
 
-    target = Target(TargetConfig(url="http://engine/metrics", name="t0", engine_type="llamacpp"),
-                    httpx.Client(transport=httpx.MockTransport(handler)))
+    target = Target(
+        TargetConfig(url="http://engine/metrics", name="t0", engine_type="llamacpp"),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+    )
     target.poll()
     assert _state(target) == "loading"  # never ready since the exporter started
     routes["/metrics"] = (FIXTURES / "llamacpp-b11434-cpu-live.prom").read_bytes()
@@ -299,8 +305,10 @@ def test_target_state_is_exported_as_one_series_per_state():
     daemon.targets[0] = Target(daemon.config.targets[0], _mock_client({}))
     daemon.targets[0].poll()
     states = _self_metric(daemon, "llm_exporter_target_state")
-    assert states == {(("engine_type", "vllm"), ("state", state), ("target", "t0")): float(state == "loading")
-                      for state in ("ready", "loading", "down")}
+    assert states == {
+        (("engine_type", "vllm"), ("state", state), ("target", "t0")): float(state == "loading")
+        for state in ("ready", "loading", "down")
+    }
 
 
 def test_after_a_poll_the_formats_scrapers_asked_for_are_encoded_ahead():
@@ -311,5 +319,6 @@ def test_after_a_poll_the_formats_scrapers_asked_for_are_encoded_ahead():
     prepared = daemon._exposition  # noqa: SLF001
     [(content_type, zipped)] = prepared.bodies
     assert content_type.startswith("application/openmetrics-text") and zipped
-    assert daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")[0] is \
-        next(iter(prepared.bodies.values()))
+    assert daemon.exposition("application/openmetrics-text;version=1.0.0", "gzip")[0] is next(
+        iter(prepared.bodies.values())
+    )

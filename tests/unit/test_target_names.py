@@ -20,13 +20,16 @@ def test_more_names_than_targets_is_a_config_error():
     assert error.value.problems == ["--target.name: 2 names for 1 --target URL(s)"]
 
 
-@pytest.mark.parametrize(("url", "name"), [
-    ("http://127.0.0.1:8000/metrics", "127.0.0.1:8000"),
-    ("http://user:s3cret@10.0.0.5:8000/metrics", "10.0.0.5:8000"),
-    ("http://proxy:80/engine-a/metrics", "proxy:80/engine-a"),
-    ("http://[::1]:8000/metrics", "[::1]:8000"),
-    ("https://trt:8000/prometheus/metrics", "trt:8000/prometheus"),
-])
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("http://127.0.0.1:8000/metrics", "127.0.0.1:8000"),
+        ("http://user:s3cret@10.0.0.5:8000/metrics", "10.0.0.5:8000"),
+        ("http://proxy:80/engine-a/metrics", "proxy:80/engine-a"),
+        ("http://[::1]:8000/metrics", "[::1]:8000"),
+        ("https://trt:8000/prometheus/metrics", "trt:8000/prometheus"),
+    ],
+)
 def test_default_name(url, name):
     assert default_name(url) == name
 
@@ -39,13 +42,15 @@ def test_two_engines_behind_one_proxy_get_distinct_default_names():
 def test_a_name_used_by_the_file_and_a_flag_is_a_clear_error(tmp_path):
     path = tmp_path / "exporter.yml"
     path.write_text("targets:\n  - url: http://127.0.0.1:8000\n    name: engine\n", encoding="utf-8")
-    args = _run_parser().parse_args(["--config.file", str(path), "--target", "http://127.0.0.1:9000",
-                                     "--target.name", "engine"])
+    args = _run_parser().parse_args(
+        ["--config.file", str(path), "--target", "http://127.0.0.1:9000", "--target.name", "engine"]
+    )
     with pytest.raises(ConfigError) as error:
         _config(args)
     assert error.value.problems == [
         f"--target 127.0.0.1:9000: target name 'engine' is already used (in {path} or by an earlier --target); "
-        "set --target.name"]
+        "set --target.name"
+    ]
 
 
 def test_the_same_url_twice_on_the_command_line_is_a_clear_error():

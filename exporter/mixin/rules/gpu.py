@@ -43,8 +43,7 @@ def _xid_tiers(settings: Settings) -> list[Rule]:
                     "pending recovery action."
                 ),
                 fix=(
-                    "Cordon and drain the node, reset the GPU (or reboot); RMA on repeated double-bit "
-                    "errors or Xid 79."
+                    "Cordon and drain the node, reset the GPU (or reboot); RMA on repeated double-bit errors or Xid 79."
                 ),
             ),
         ),
@@ -67,8 +66,7 @@ def _xid_tiers(settings: Settings) -> list[Rule]:
             "A GPU reported an Xid event.",
             Runbook(
                 meaning=(
-                    "Any other Xid in the last 10m (informational; often an application fault such as "
-                    "Xid 13 or 31)."
+                    "Any other Xid in the last 10m (informational; often an application fault such as Xid 13 or 31)."
                 ),
                 impact="Usually limited to one process.",
                 diagnose="Look the code up in NVIDIA's Xid catalog; correlate with engine crashes.",
@@ -129,10 +127,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
                 meaning="The GPU counted new uncorrectable ECC errors in the last 10m.",
                 impact="Memory contents may be corrupt; results from that GPU cannot be trusted.",
                 diagnose="`nvidia-smi -q -d ECC,ROW_REMAPPER`.",
-                fix=(
-                    "Drain and reset the GPU so rows are remapped; RMA if errors repeat or remapping "
-                    "fails."
-                ),
+                fix=("Drain and reset the GPU so rows are remapped; RMA if errors repeat or remapping fails."),
             ),
         ),
         make_alert(
@@ -183,10 +178,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
                     "`llm_gpu_temperature_celsius` against `llm_gpu_temperature_slowdown_celsius`; "
                     "fans and airflow of the chassis; neighbouring GPUs."
                 ),
-                fix=(
-                    "Fix cooling (fans, blanking panels, inlet temperature); move load off the node "
-                    "meanwhile."
-                ),
+                fix=("Fix cooling (fans, blanking panels, inlet temperature); move load off the node meanwhile."),
             ),
         ),
         make_alert(
@@ -223,10 +215,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             + number(g.temperature_margin_celsius)
             + " °C of the temperature at which it slows down.",
             runbook=Runbook(
-                meaning=(
-                    "The GPU has run within 5 °C of its own slowdown temperature (read from the "
-                    "driver) for 10m."
-                ),
+                meaning=("The GPU has run within 5 °C of its own slowdown temperature (read from the driver) for 10m."),
                 impact="None yet; slowdown is close.",
                 diagnose="Inlet temperature, fan speed, load.",
                 fix="Improve cooling before it throttles.",
@@ -249,8 +238,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
                 ),
                 impact="Out-of-memory errors in the engine or other processes.",
                 diagnose=(
-                    "`nvidia-smi` process list; `llm_gpu_engine_memory_used_bytes`; a second process "
-                    "on the GPU."
+                    "`nvidia-smi` process list; `llm_gpu_engine_memory_used_bytes`; a second process on the GPU."
                 ),
                 fix="Remove the foreign process, or lower the engine's memory fraction.",
             ),
@@ -269,7 +257,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
                     "(`llm_gpu_up == 0`)."
                 ),
                 impact="Anything scheduled on that GPU fails.",
-                diagnose="`dmesg` for Xid 79 / \"fallen off the bus\"; `nvidia-smi` on the node.",
+                diagnose='`dmesg` for Xid 79 / "fallen off the bus"; `nvidia-smi` on the node.',
                 fix="Drain the node and reset or reboot; RMA if it repeats.",
             ),
         ),
@@ -289,10 +277,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
                 ),
                 impact="Capacity lost; the engine may have fewer GPUs than its tensor parallelism needs.",
                 diagnose="`nvidia-smi -L` on the node; device-plugin and driver logs.",
-                fix=(
-                    "As for GPULost. If GPUs were removed on purpose, the alert clears once the "
-                    "lookback passes."
-                ),
+                fix=("As for GPULost. If GPUs were removed on purpose, the alert clears once the lookback passes."),
             ),
         ),
         make_alert(
@@ -311,7 +296,7 @@ def gpu_alerts(settings: Settings) -> list[Rule]:
             runbook=Runbook(
                 meaning=(
                     "The exporter's GPU collector has failed for 10m "
-                    "(`llm_exporter_collector_up{collector=\"gpu\"} == 0`) on an exporter that reported "
+                    '(`llm_exporter_collector_up{collector="gpu"} == 0`) on an exporter that reported '
                     "GPUs in the last 6h. Exporters that never saw a GPU (CPU-only pods) report the "
                     "collector down by design and do not fire this alert."
                 ),

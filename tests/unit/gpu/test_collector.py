@@ -77,8 +77,15 @@ def test_h100_capture_becomes_base_unit_families() -> None:
     assert len(values(families, "llm_gpu_ecc_errors_total")) == 4
     assert value(families, "llm_gpu_remapped_rows_total", type="uncorrected") == 0
     assert value(families, "llm_gpu_nvml_up") == 1
-    info = value(families, "llm_gpu_info", name="NVIDIA H100 80GB HBM3", pci_bus_id="00000000:00:06.0",
-                 driver_version="580.159.04", cuda_driver_version="13.0", compute_capability="9.0")
+    info = value(
+        families,
+        "llm_gpu_info",
+        name="NVIDIA H100 80GB HBM3",
+        pci_bus_id="00000000:00:06.0",
+        driver_version="580.159.04",
+        cuda_driver_version="13.0",
+        compute_capability="9.0",
+    )
     assert info == 1
     # NVLink fields are NotSupported on the single PCIe H100: absent, not zero.
     assert "llm_gpu_nvlink_transmit_bytes_total" not in names(families)
@@ -122,8 +129,9 @@ def test_utilization_is_the_mean_of_the_samples_since_the_last_poll() -> None:
     now_s = 1_800_000_000.0
     gpu = FakeGpu.from_capture(loaded=True)
     us = int(now_s * 1e6)
-    gpu.samples = {pynvml.NVML_GPU_UTILIZATION_SAMPLES: [(us - 6_000_000, 99), (us - 400_000, 10),
-                                                         (us - 200_000, 30), (us, 50)]}
+    gpu.samples = {
+        pynvml.NVML_GPU_UTILIZATION_SAMPLES: [(us - 6_000_000, 99), (us - 400_000, 10), (us - 200_000, 30), (us, 50)]
+    }
     nvml = FakeNvml([gpu])
     collector = GpuCollector(interval_s=5.0, nvml=nvml, wall_clock=lambda: now_s)
     families = poll(collector)
@@ -228,8 +236,9 @@ def test_a_lost_gpu_drops_its_series_and_keeps_the_others(clock: Clock) -> None:
     assert value(families, "llm_gpu_up", uuid="GPU-second-h200") == 0
     assert value(families, "llm_gpu_up", gpu="0") == 1
     assert set(values(families, "llm_gpu_power_watts")) == {(("gpu", "0"), ("uuid", nvml.gpus[0].uuid))}
-    assert "GPU-second-h200" not in render(f for f in families if f.name not in {"llm_gpu_up",
-                                                                                "llm_gpu_xid_errors_total"})
+    assert "GPU-second-h200" not in render(
+        f for f in families if f.name not in {"llm_gpu_up", "llm_gpu_xid_errors_total"}
+    )
     assert value(families, "llm_gpu_xid_errors_total", uuid="GPU-second-h200", xid="79") == 1  # counters survive
     # Re-initialisation is attempted after the backoff; once the GPU answers again it is back.
     inits = nvml.calls["nvmlInit"]
@@ -251,8 +260,13 @@ def test_unknown_errors_count_as_a_lost_gpu_only_when_nothing_answers() -> None:
     nvml = FakeNvml([FakeGpu.from_capture()])
     collector = GpuCollector(nvml=nvml)
     collector.poll()
-    for call in ("nvmlDeviceGetPowerUsage", "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetTemperatureV",
-                 "nvmlDeviceGetClockInfo", "nvmlDeviceGetCurrentClocksEventReasons"):
+    for call in (
+        "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetEnforcedPowerLimit",
+        "nvmlDeviceGetTemperatureV",
+        "nvmlDeviceGetClockInfo",
+        "nvmlDeviceGetCurrentClocksEventReasons",
+    ):
         nvml.gpus[0].errors[call] = pynvml.NVML_ERROR_UNKNOWN
     for _ in range(3):  # six failing calls a poll between answering ones: a flaky GPU, not a lost one
         collector.poll()
@@ -274,8 +288,11 @@ def test_nvml_going_away_mid_run_drops_every_gpu_series_and_recovers(clock: Cloc
     nvml.init_error = pynvml.NVML_ERROR_DRIVER_NOT_LOADED
     families = poll(collector)
     assert not collector.up
-    assert names(families) == {"llm_gpu_nvml_up", "llm_gpu_collect_duration_seconds",
-                               "llm_gpu_last_collect_success_timestamp_seconds"}
+    assert names(families) == {
+        "llm_gpu_nvml_up",
+        "llm_gpu_collect_duration_seconds",
+        "llm_gpu_last_collect_success_timestamp_seconds",
+    }
     assert value(families, "llm_gpu_nvml_up") == 0
     del nvml.gpus[1].errors["nvmlDeviceGetPowerUsage"]
     nvml.init_error = None
@@ -290,8 +307,10 @@ def test_a_wedged_call_does_not_stall_families_and_marks_the_collector_down(cloc
     collector.poll()
     good = collector.families()
     release = threading.Event()
-    nvml.gpus[0].block, nvml.gpus[0].blocking = release, frozenset({"nvmlDeviceGetTotalEnergyConsumption",
-                                                                     "nvmlDeviceGetFieldValues"})
+    nvml.gpus[0].block, nvml.gpus[0].blocking = (
+        release,
+        frozenset({"nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetFieldValues"}),
+    )
     stuck = threading.Thread(target=collector.poll)
     stuck.start()
     try:

@@ -17,7 +17,6 @@ def test_docs_in_sync(tmp_path):
     assert {p.relative_to(tmp_path).as_posix() for p in written} == {"docs/METRICS.md", "docs/runbooks.md", "README.md"}
     for path in written:
         relative = path.relative_to(tmp_path)
-        assert path.read_text(encoding="utf-8") == (REPO / relative).read_text(encoding="utf-8"), \
+        assert path.read_text(encoding="utf-8") == (REPO / relative).read_text(encoding="utf-8"), (
             f"{relative} is stale: run `llm-exporter generate docs`"
-
-
+        )

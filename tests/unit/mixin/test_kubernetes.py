@@ -42,13 +42,20 @@ def test_manifests_are_in_sync_with_the_generator(tmp_path):
     committed = {path.name for path in DEPLOY.glob("*.yaml")}
     assert {path.name for path in written} == committed, "stale or missing: run `llm-exporter generate kubernetes`"
     for path in written:
-        assert path.read_text(encoding="utf-8") == (DEPLOY / path.name).read_text(encoding="utf-8"), \
+        assert path.read_text(encoding="utf-8") == (DEPLOY / path.name).read_text(encoding="utf-8"), (
             f"deploy/kubernetes/{path.name} is stale: run `llm-exporter generate kubernetes`"
+        )
 
 
 def test_every_yaml_file_of_the_deployment_parses():
-    files = sorted({*REPO.glob("deploy/**/*.yaml"), *REPO.glob("deploy/**/*.yml"), *REPO.glob("alerts/**/*.yaml"),
-                    *REPO.glob("dashboards/provisioning/*.yaml")})
+    files = sorted(
+        {
+            *REPO.glob("deploy/**/*.yaml"),
+            *REPO.glob("deploy/**/*.yml"),
+            *REPO.glob("alerts/**/*.yaml"),
+            *REPO.glob("dashboards/provisioning/*.yaml"),
+        }
+    )
     assert len(files) >= 15
     for path in files:
         assert _documents(path), f"{path.relative_to(REPO)} has no document"
@@ -104,8 +111,10 @@ def test_exporter_runs_as_a_native_sidecar_on_the_default_port():
     port = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
     assert sidecar["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
     assert f"--web.listen-address=:{port}" in sidecar["args"]
-    assert (sidecar["livenessProbe"]["httpGet"]["path"], sidecar["readinessProbe"]["httpGet"]["path"]) == \
-        ("/-/healthy", "/-/ready")
+    assert (sidecar["livenessProbe"]["httpGet"]["path"], sidecar["readinessProbe"]["httpGet"]["path"]) == (
+        "/-/healthy",
+        "/-/ready",
+    )
     engine_port = spec["containers"][0]["ports"][0]["containerPort"]
     assert f"--target=http://127.0.0.1:{engine_port}" in sidecar["args"]
     assert sidecar["securityContext"]["runAsNonRoot"] is True
@@ -148,8 +157,8 @@ def test_adapter_rule_has_the_adapter_config_shape():
 
 def _expand(metrics_query: str, series: str) -> str:
     """The PromQL the adapter runs for an HPA asking about two pods of one namespace."""
-    return (metrics_query.replace("<<.Series>>", series)
-            .replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"vllm-a|vllm-b"')
-            .replace("<<.GroupBy>>", "pod"))
-
-
+    return (
+        metrics_query.replace("<<.Series>>", series)
+        .replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"vllm-a|vllm-b"')
+        .replace("<<.GroupBy>>", "pod")
+    )
