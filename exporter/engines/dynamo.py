@@ -9,6 +9,8 @@ served on each worker's system port and detected as that engine.
 
 from exporter.table import Engine, InfoEndpoint, Row
 
+# A table: one row a line, as the engine lists them (kept out of the formatter).
+# fmt: off
 ENGINE = Engine(
     engine_type="dynamo",
     prefixes=("dynamo_frontend_",),
@@ -18,19 +20,10 @@ ENGINE = Engine(
         Row("inflight_requests", "llm_requests_running", note="accepted by the frontend, not yet finished"),
         Row("input_sequence_tokens", "llm_prompt_tokens_total", take="sum"),
         Row("output_tokens", "llm_generation_tokens_total", note="updated while tokens stream", counted="per_step"),
-        Row(
-            "requests",
-            "llm_requests_finished_total",
-            match=(("status", "success"),),
-            labels=(("finish_reason", "unknown"),),
-        ),
-        Row(
-            "requests",
-            "llm_requests_finished_total",
-            match=(("status", "error"),),
-            labels=(("finish_reason", "error"),),
-            note="reason = error_type",
-        ),
+        Row("requests", "llm_requests_finished_total", match=(("status", "success"),),
+            labels=(("finish_reason", "unknown"),)),
+        Row("requests", "llm_requests_finished_total", match=(("status", "error"),),
+            labels=(("finish_reason", "error"),), note="reason = error_type"),
         Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),
         Row("inter_token_latency_seconds", "llm_inter_token_latency_seconds"),
         Row("request_duration_seconds", "gen_ai_server_request_duration_seconds"),
@@ -38,16 +31,16 @@ ENGINE = Engine(
         Row("output_sequence_tokens", "llm_request_generation_tokens"),
     ),
     ignored=(
-        "disconnected_clients",
-        "model_*",
-        "kv_hit_rate",
-        "cached_tokens",
-        "tokenizer_latency_ms",
-        "worker_*",
+        "disconnected_clients", "model_*", "kv_hit_rate", "cached_tokens", "tokenizer_latency_ms", "worker_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
     # the Dynamo frontend example.
-    bounds=(("gen_ai_server_time_to_first_token_seconds", (0.01, 0.1, 1.0, 10.0, 100.0)),),
+    bounds=(
+        ("gen_ai_server_time_to_first_token_seconds", (
+            0.01, 0.1, 1.0, 10.0, 100.0
+        )),
+    ),
     programs=("dynamo",),
     priority=70,
 )
+# fmt: on

@@ -9,18 +9,16 @@ Values are printed with 6 significant digits, so counters above 10^6 move in ste
 
 from exporter.table import Engine, InfoEndpoint, Row
 
+# A table: one row a line, as the engine lists them (kept out of the formatter).
+# fmt: off
 ENGINE = Engine(
     engine_type="llamacpp",
     prefixes=("llamacpp:", "llamacpp_"),
     rows=(
         Row("requests_deferred", "llm_requests_waiting", note="requests waiting for a free slot"),
         Row("requests_processing", "llm_requests_running", note="busy slots"),
-        Row(
-            "kv_cache_usage_ratio",
-            "llm_kv_cache_usage_ratio",
-            note="used cells / n_ctx; removed 2025-06 (#13660)",
-            uncaptured="removed 2025-06 (#13660); every capture is newer (engines.md §4)",
-        ),
+        Row("kv_cache_usage_ratio", "llm_kv_cache_usage_ratio", note="used cells / n_ctx; removed 2025-06 (#13660)",
+            uncaptured="removed 2025-06 (#13660); every capture is newer (engines.md §4)"),
         Row("prompt_tokens_cached", "llm_prefix_cache_hits_tokens_total", note="≥ 2026-10"),
         Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="+ cached below: every prompt token"),
         Row("prompt_tokens_cached", "llm_prefix_cache_queries_tokens_total", note="≥ 2026-10"),
@@ -29,14 +27,9 @@ ENGINE = Engine(
         Row("tokens_predicted", "llm_generation_tokens_total", counted="per_completion"),
     ),
     ignored=(
-        "prompt_seconds",
-        "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet
-        "prompt_tokens_seconds",
-        "predicted_tokens_seconds",  # throughput gauges reset by whoever scrapes
-        "n_decode",
-        "n_busy_slots_per_decode",
-        "n_tokens_max",
-        "kv_cache_tokens",
+        "prompt_seconds", "tokens_predicted_seconds",  # cumulative prefill / decode time: no unified family yet
+        "prompt_tokens_seconds", "predicted_tokens_seconds",  # throughput gauges reset by whoever scrapes
+        "n_decode", "n_busy_slots_per_decode", "n_tokens_max", "kv_cache_tokens",
         "spec_decode_*",
     ),
     info=(
@@ -46,3 +39,4 @@ ENGINE = Engine(
     programs=("llama-server",),
     priority=40,
 )
+# fmt: on

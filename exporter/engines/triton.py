@@ -12,93 +12,49 @@ microseconds; the only histogram, the opt-in first-response histogram, is in mil
 
 from exporter.table import Engine, Row
 
+# A table: one row a line, as the engine lists them (kept out of the formatter).
+# fmt: off
 ENGINE = Engine(
     engine_type="triton",
     prefixes=("nv_",),
     model_scope="trt_llm_request_metrics",
     rows=(
-        Row(
-            "trt_llm_request_metrics",
-            "llm_requests_waiting",
-            match=(("request_type", "waiting"),),
-            note="backend ≥ v0.18.0",
-        ),
-        Row(
-            "inference_pending_request_count",
-            "llm_requests_waiting",
-            fallback=True,
-            note="Triton's own queue, before the backend reported waiting requests",
-        ),
+        Row("trt_llm_request_metrics", "llm_requests_waiting", match=(("request_type", "waiting"),),
+            note="backend ≥ v0.18.0"),
+        Row("inference_pending_request_count", "llm_requests_waiting", fallback=True,
+            note="Triton's own queue, before the backend reported waiting requests"),
         Row("trt_llm_request_metrics", "llm_requests_running", match=(("request_type", "active"),)),
-        Row(
-            "trt_llm_kv_cache_block_metrics",
-            "llm_kv_cache_usage_ratio",
-            match=(("kv_cache_block_type", "fraction"),),
-            note="used / max blocks, backend ≥ v0.18.0",
-        ),
+        Row("trt_llm_kv_cache_block_metrics", "llm_kv_cache_usage_ratio", match=(("kv_cache_block_type", "fraction"),),
+            note="used / max blocks, backend ≥ v0.18.0"),
         Row("llm_input_token_len", "llm_prompt_tokens_total", take="sum", note="backend ≥ v0.16.0"),
-        Row(
-            "llm_output_token_len",
-            "llm_generation_tokens_total",
-            take="sum",
-            note="backend ≥ v0.16.0",
-            counted="per_completion",
-        ),
-        Row(
-            "inference_request_success",
-            "llm_requests_finished_total",
-            labels=(("finish_reason", "unknown"),),
-            note="a batch counts once",
-        ),
-        Row(
-            "inference_request_failure",
-            "llm_requests_finished_total",
-            labels=(("finish_reason", "error"),),
-            note="reason = REJECTED | CANCELED | BACKEND | OTHER from r24.07",
-        ),
-        Row(
-            "inference_first_response_histogram_ms",
-            "gen_ai_server_time_to_first_token_seconds",
-            scale=0.001,
+        Row("llm_output_token_len", "llm_generation_tokens_total", take="sum", note="backend ≥ v0.16.0",
+            counted="per_completion"),
+        Row("inference_request_success", "llm_requests_finished_total", labels=(("finish_reason", "unknown"),),
+            note="a batch counts once"),
+        Row("inference_request_failure", "llm_requests_finished_total", labels=(("finish_reason", "error"),),
+            note="reason = REJECTED | CANCELED | BACKEND | OTHER from r24.07"),
+        Row("inference_first_response_histogram_ms", "gen_ai_server_time_to_first_token_seconds", scale=0.001,
             note="ms; ≥ r24.11 with --metrics-config histogram_latencies=true; TTFT for decoupled models",
-            uncaptured="opt-in; in no capture: test_engines_more builds one",
-        ),
-        Row(
-            "inference_request_duration_us",
-            "llm_request_duration_seconds_total",
-            scale=1e-6,
-            note="cumulative microseconds; Triton has no latency histogram",
-        ),
-        Row(
-            "inference_queue_duration_us",
-            "llm_request_queue_time_seconds_total",
-            scale=1e-6,
-            note="cumulative microseconds",
-        ),
+                uncaptured="opt-in; in no capture: test_engines_more builds one"),
+        Row("inference_request_duration_us", "llm_request_duration_seconds_total", scale=1e-6,
+            note="cumulative microseconds; Triton has no latency histogram"),
+        Row("inference_queue_duration_us", "llm_request_queue_time_seconds_total", scale=1e-6,
+            note="cumulative microseconds"),
         Row("llm_input_token_len", "llm_request_prompt_tokens"),
         Row("llm_output_token_len", "llm_request_generation_tokens"),
     ),
     ignored=(
         # Cumulative microsecond latency counters: means only, and no unified counter family for them yet.
         "inference_compute_input_duration_us",
-        "inference_compute_infer_duration_us",
-        "inference_compute_output_duration_us",
-        "inference_*_summary_us",
-        "inference_count",
-        "inference_exec_count",
-        "model_load_duration_secs",
+        "inference_compute_infer_duration_us", "inference_compute_output_duration_us", "inference_*_summary_us",
+        "inference_count", "inference_exec_count", "model_load_duration_secs",
         "cache_*",  # Triton's response cache, not the KV cache
-        "gpu_*",
-        "energy_consumption",
-        "cpu_*",
-        "pinned_memory_pool_*",  # host and GPU stats: the NVML collector's job
-        "trt_llm_runtime_memory_metrics",
-        "trt_llm_inflight_batcher_metrics",
-        "trt_llm_v1_metrics",
-        "trt_llm_general_metrics",
-        "trt_llm_disaggregated_serving_metrics",
+        "gpu_*", "energy_consumption", "cpu_*", "pinned_memory_pool_*",  # host and GPU stats: the NVML collector's job
+        "trt_llm_runtime_memory_metrics", "trt_llm_inflight_batcher_metrics", "trt_llm_v1_metrics",
+        "trt_llm_general_metrics", "trt_llm_disaggregated_serving_metrics",
     ),
     programs=("tritonserver",),
     health="/v2/health/ready",
     priority=50,
 )
+# fmt: on

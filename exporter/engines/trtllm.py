@@ -8,6 +8,8 @@ the request count in the capture), so it is per-request TPOT, not inter-token la
 
 from exporter.table import Engine, InfoEndpoint, Row
 
+# A table: one row a line, as the engine lists them (kept out of the formatter).
+# fmt: off
 ENGINE = Engine(
     engine_type="trtllm",
     prefixes=("trtllm_",),
@@ -21,45 +23,20 @@ ENGINE = Engine(
     ),
     ignored=(
         "num_aborted_requests",  # Dynamo's addition; unknown whether request_success also counts them
-        "request_type_image",
-        "request_type_structured_output",
-        "kv_transfer_*",
+        "request_type_image", "request_type_structured_output", "kv_transfer_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
     # trtllm-serve (the ce30a76 capture): vLLM's bounds.
     bounds=(
-        (
-            "gen_ai_server_time_to_first_token_seconds",
-            (
-                0.001,
-                0.005,
-                0.01,
-                0.02,
-                0.04,
-                0.06,
-                0.08,
-                0.1,
-                0.25,
-                0.5,
-                0.75,
-                1.0,
-                2.5,
-                5.0,
-                7.5,
-                10.0,
-                20.0,
-                40.0,
-                80.0,
-                160.0,
-                640.0,
-                2560.0,
-            ),
-        ),
-        (
-            "gen_ai_server_time_per_output_token_seconds",
-            (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0),
-        ),
+        ("gen_ai_server_time_to_first_token_seconds", (
+            0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0,
+            80.0, 160.0, 640.0, 2560.0
+        )),
+        ("gen_ai_server_time_per_output_token_seconds", (
+            0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0
+        )),
     ),
     programs=("trtllm-serve",),
     priority=60,
 )
+# fmt: on

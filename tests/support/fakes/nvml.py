@@ -89,12 +89,15 @@ class FakeGpu:
             else:
                 fields[row["id"]] = (row["valueType"], loaded_value if loaded_value is not None else row["value"])
         nvlink = capture["fields"].get("nvlink_throughput", {})
-        for fid, key in ((pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, "TX"),
-                         (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, "RX")):
+        for fid, key in (
+            (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, "TX"),
+            (pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, "RX"),
+        ):
             answers = nvlink.get(f"NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_{key}[scope=UINT_MAX]", [[None, "NS"]])
             got, error = answers[0]
-            fields[fid] = (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, got) if error is None else \
-                pynvml.NVML_ERROR_NOT_SUPPORTED
+            fields[fid] = (
+                (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, got) if error is None else pynvml.NVML_ERROR_NOT_SUPPORTED
+            )
         utilization = value("nvmlDeviceGetUtilizationRates")
         memory = value("nvmlDeviceGetMemoryInfo(v2)")
         gpm = (load.get("gpm") or capture["gpm"].get("idle") or {}).get("values", {})
@@ -110,8 +113,10 @@ class FakeGpu:
             temperature=value("nvmlDeviceGetTemperature(GPU)"),
             slowdown=value("nvmlDeviceGetTemperatureThreshold(SLOWDOWN)"),
             clocks={"sm": value("nvmlDeviceGetClockInfo(SM)"), "memory": value("nvmlDeviceGetClockInfo(MEM)")},
-            max_clocks={"sm": value("nvmlDeviceGetMaxClockInfo(SM)"),
-                        "memory": value("nvmlDeviceGetMaxClockInfo(MEM)")},
+            max_clocks={
+                "sm": value("nvmlDeviceGetMaxClockInfo(SM)"),
+                "memory": value("nvmlDeviceGetMaxClockInfo(MEM)"),
+            },
             utilization=(utilization["gpu"], utilization["memory"]),
             fields=fields,
             gpm_percent={name: gpm.get(name, 0.0) for name in _GPM_NAMES},
@@ -132,8 +137,14 @@ def _error_code(class_name: str) -> int:
 class FakeNvml:
     """Module-like stand-in for pynvml: device functions are fakes, everything else is the real binding."""
 
-    def __init__(self, gpus: list[FakeGpu], *, wall_clock: Callable[[], float] = time.time,
-                 driver: str = "580.159.04", cuda: int = 13000) -> None:
+    def __init__(
+        self,
+        gpus: list[FakeGpu],
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        driver: str = "580.159.04",
+        cuda: int = 13000,
+    ) -> None:
         self.gpus = gpus
         self.wall_clock = wall_clock
         self.driver = driver
@@ -229,8 +240,11 @@ class FakeNvml:
         return self._gpu("nvmlDeviceGetMaxClockInfo", handle).max_clocks[_clock_name(clock)]
 
     def nvmlDeviceGetSupportedClocksEventReasons(self, handle: FakeHandle) -> int:
-        return int(self._gpu("nvmlDeviceGetSupportedClocksEventReasons", handle).values[
-            "nvmlDeviceGetSupportedClocksEventReasons"])
+        return int(
+            self._gpu("nvmlDeviceGetSupportedClocksEventReasons", handle).values[
+                "nvmlDeviceGetSupportedClocksEventReasons"
+            ]
+        )
 
     # -- per poll
     def nvmlDeviceGetSamples(self, handle: FakeHandle, sampling_type: int, since: int) -> tuple[int, list[Any]]:
@@ -288,8 +302,9 @@ class FakeNvml:
         return self._gpu("nvmlDeviceGetClockInfo", handle).clocks[_clock_name(clock)]
 
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle: FakeHandle) -> int:
-        return int(self._gpu("nvmlDeviceGetCurrentClocksEventReasons", handle).values[
-            "nvmlDeviceGetCurrentClocksEventReasons"])
+        return int(
+            self._gpu("nvmlDeviceGetCurrentClocksEventReasons", handle).values["nvmlDeviceGetCurrentClocksEventReasons"]
+        )
 
     def nvmlDeviceGetFieldValues(self, handle: FakeHandle, ids: list[tuple[int, int]]) -> Any:
         gpu = self._gpu("nvmlDeviceGetFieldValues", handle)
@@ -308,8 +323,11 @@ class FakeNvml:
         return values
 
     def nvmlDeviceGetRemappedRows(self, handle: FakeHandle) -> tuple[int, int, int, int]:
-        return tuple(self._gpu("nvmlDeviceGetRemappedRows", handle).values[  # type: ignore[return-value]
-            "nvmlDeviceGetRemappedRows"])
+        return tuple(
+            self._gpu("nvmlDeviceGetRemappedRows", handle).values[  # type: ignore[return-value]
+                "nvmlDeviceGetRemappedRows"
+            ]
+        )
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: FakeHandle) -> list[Any]:
         gpu = self._gpu("nvmlDeviceGetComputeRunningProcesses", handle)
@@ -368,8 +386,15 @@ class FakeNvml:
 
     def raise_xid(self, index: int, xid: int) -> None:
         """Deliver an Xid critical-error event for GPU `index`, as the driver would."""
-        self.events.put(SimpleNamespace(device=FakeHandle(index), eventType=pynvml.nvmlEventTypeXidCriticalError,
-                                        eventData=xid, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF))
+        self.events.put(
+            SimpleNamespace(
+                device=FakeHandle(index),
+                eventType=pynvml.nvmlEventTypeXidCriticalError,
+                eventData=xid,
+                gpuInstanceId=0xFFFFFFFF,
+                computeInstanceId=0xFFFFFFFF,
+            )
+        )
 
 
 def _clock_name(clock: int) -> str:
