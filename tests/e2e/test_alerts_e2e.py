@@ -135,7 +135,8 @@ class Stack:
             )
         except TimeoutError as timeout:
             active = [(a["labels"]["alertname"], a["state"], a.get("value")) for a in self.prometheus.alerts()]
-            raise TimeoutError(f"{timeout}; Prometheus' active alerts: {active}") from None
+            seen = self.prometheus.query("max_over_time(llm_requests_waiting[3m])")
+            raise TimeoutError(f"{timeout}; Prometheus' active alerts: {active}; waiting peaked at: {seen}") from None
         seconds = delivery.received_at - since
         print(f"timeline: {alertname} {status} delivered {seconds:.1f}s after the stimulus")
         return seconds
