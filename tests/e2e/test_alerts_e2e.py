@@ -86,9 +86,9 @@ class Traffic:
         return done
 
     def burst(self, count: int, max_tokens: int, n: int) -> None:
-        """Send `count` shared-prefix requests at once, each asking for `n` completions."""
+        """Send `count` short unique requests at once, each asking for `n` long completions."""
         for _ in range(count):
-            self._start(lambda: _complete(self.base_url, _shared_prompt(), max_tokens, n))
+            self._start(lambda: _complete(self.base_url, _unique_prompt(), max_tokens, n))
 
     def _start(self, run: Callable[[], None]) -> None:
         def recorded() -> None:
@@ -198,12 +198,12 @@ def test_alerts_fire_and_resolve_through_alertmanager(stack: Stack) -> None:
     traffic = Traffic(stack.engine.base_url)
     try:
         # 1. A burst larger than the batch (1 sequence): requests wait, and wait for seconds.
-        # A tiny model decodes fast and requests reach the engine a little apart, so each asks for 4 sequences
-        # (one engine request each): 64 queued engine requests, each short enough that some finish every second.
+        # A tiny model decodes fast, so each request asks for 4 long sequences (one engine request each): 24 queued
+        # engine requests of 800 tokens hold a queue for a minute or more, while some finish (queue times observed).
         # On a starved CI machine one burst can drain between two polls; then a second, larger one is sent.
-        for attempt, count in enumerate((16, 32)):
+        for attempt, count in enumerate((6, 12)):
             burst_at = time.time()
-            traffic.burst(count=count, max_tokens=200, n=4)
+            traffic.burst(count=count, max_tokens=800, n=4)
             try:
                 stack.delivered("LLMQueuePressure", "firing", burst_at, DELIVERY_TIMEOUT * (attempt + 1) / 2)
                 break
