@@ -6,7 +6,10 @@ exporter's engine_type replaces. `time_per_output_token_seconds` is observed onc
 the request count in the capture), so it is per-request TPOT, not inter-token latency.
 """
 
+from exporter.engines.vllm import ENGINE as VLLM
 from exporter.table import Engine, InfoEndpoint, Row
+
+VLLM_BOUNDS = VLLM.bounds
 
 # A table: one row a line, as the engine lists them (kept out of the formatter).
 # fmt: off
@@ -26,16 +29,7 @@ ENGINE = Engine(
         "request_type_image", "request_type_structured_output", "kv_transfer_*",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
-    # trtllm-serve (the ce30a76 capture): vLLM's bounds.
-    bounds=(
-        ("gen_ai_server_time_to_first_token_seconds", (
-            0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0,
-            80.0, 160.0, 640.0, 2560.0
-        )),
-        ("gen_ai_server_time_per_output_token_seconds", (
-            0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0
-        )),
-    ),
+    bounds=VLLM_BOUNDS,  # trtllm-serve (the ce30a76 capture) observes with vLLM's bucket bounds
     programs=("trtllm-serve",),
     priority=60,
 )
