@@ -205,6 +205,31 @@ def test_an_unchanged_state_is_encoded_once(monkeypatch):
     assert daemon.exposition()[0] is not first and len(calls) == 2
 
 
+def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(monkeypatch):
+    daemon = _metrics_daemon()
+    first = daemon.exposition()[0]
+    built: list[int] = []
+    import exporter.daemon as daemon_module
+
+    real = daemon_module.FamiliesCollector
+
+    def counting(families):
+        built.append(1)
+        return real(families)
+
+    monkeypatch.setattr(daemon_module, "FamiliesCollector", counting)
+    during: list[bytes] = []
+
+    def poll_then_scrape() -> None:
+        daemon.targets[0].poll()  # the state changed; the job has not published it yet
+        during.append(daemon.exposition()[0])
+
+    daemon._then_prepare(poll_then_scrape)()  # noqa: SLF001 - the job the scheduler runs
+    assert during == [first] and len(built) == 1
+    after = daemon.exposition()[0]
+    assert after is not first and len(built) == 1
+
+
 def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
     seen: dict[str, object] = {}
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGTERM)}
