@@ -16,7 +16,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.engines import ENGINES
-from exporter.exposition import render
+from exporter.exposition import FamiliesCollector, TextEncoder
 from exporter.family import Family
 from exporter.normalize import Normalizer, Resolver, detect
 from exporter.parse import Parser, parse
@@ -65,6 +65,7 @@ class Pipeline:
     def forget(self) -> None:
         """Drop what earlier bodies taught the parser and the normalizer, so the next body is a first poll."""
         self.parser, self.resolver, self.normalizer = Parser(), Resolver(), None
+        self.encoder = TextEncoder()  # the daemon keeps one for its life, as it keeps the parser
 
     def run(self, text: str) -> str:
         """The unified exposition of one body."""
@@ -75,7 +76,7 @@ class Pipeline:
         if self.normalizer is None or self.normalizer.engine is not engine:
             self.normalizer = Normalizer(engine, self.target, resolver=self.resolver)
         self.families = self.normalizer.normalize(families).families
-        return render(self.families)
+        return self.encoder(FamiliesCollector(self.families)).decode("utf-8")
 
 
 def stock(text: str) -> int:

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: traffic to {engine.base_url} ...", file=sys.stderr, flush=True)
         live.traffic(engine, 16)
         print("bench: scrape latency ...", file=sys.stderr, flush=True)
-        rows += latency_rows(engine, Path(scratch), 50 if args.quick else 200)
+        rows += latency_rows(engine, Path(scratch), 200 if args.quick else 1000)
         print(f"bench: pod overhead over {window:.0f} s ...", file=sys.stderr, flush=True)
         rows += overhead_rows(engine, Path(scratch), window)
     print(table(rows))

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
 from exporter.config import Config
-from exporter.exposition import Encoder, FamiliesCollector, accepts_gzip, compress, encoder_for
+from exporter.exposition import Encoder, FamiliesCollector, TextEncoder, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
 from exporter.target import TARGET_STATES, Target
 
@@ -93,6 +93,7 @@ class Daemon:
         self._preparing = 0
         # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
         self._wanted: dict[tuple[str, bool], Encoder] = {}
+        self._text = TextEncoder()  # one for the process, so each series' line prefix is built once
         self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
         # delays another target; the cap only bounds a config with very many targets.
@@ -287,7 +288,7 @@ class Daemon:
         Bodies are built and encoded once per change of state, on the poll's thread for the formats scrapers
         asked for before, so a scrape is a lookup, never an engine call nor, usually, an encoding.
         """
-        encoder, content_type = encoder_for(accept)
+        encoder, content_type = encoder_for(accept, self._text)
         zipped = accepts_gzip(accept_encoding)
         self._wanted[content_type, zipped] = encoder
         return self._current(wait_for_poll=True).body(content_type, zipped, encoder), content_type, zipped

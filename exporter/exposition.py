@@ -1,17 +1,21 @@
 """What /metrics serves: families turned into prometheus_client metrics and encoded by prometheus_client.
 
 One builder for engine, GPU and self-metrics alike (`to_metric`), one prometheus_client collector over them
-(`FamiliesCollector`), and prometheus_client's encoders: the text format by default, OpenMetrics when the scraper
-asks for it, gzip when it accepts it.
+(`FamiliesCollector`), and the encoders: OpenMetrics (prometheus_client's) when the scraper asks for it, the text
+format otherwise, gzip when it accepts it. The text format is prometheus_client's byte for byte, from an encoder
+that remembers each series' line prefix between polls: re-escaping every label of every series was half of what a
+steady poll cost.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 from exporter.family import Family
 
@@ -44,10 +48,55 @@ class FamiliesCollector:
 
 Encoder = Callable[[FamiliesCollector], bytes]
 
+# prometheus_client's spelling of a value (1.0, 1e+20, +Inf, NaN); untyped there.
+_go_float = cast(Callable[[float], str], floatToGoString)
 
-def encoder_for(accept: str | None) -> tuple[Encoder, str]:
+# The text format's names for the types prometheus_client keeps under OpenMetrics names.
+_TEXT_TYPE = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
+
+
+def _escape_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class TextEncoder:
+    """prometheus_client's text format (generate_latest) for families built here, remembering line prefixes.
+
+    Families built here hold only valid names and never OpenMetrics-only samples (`_created`, `_gsum`,
+    `_gcount`), so no name needs escaping and every sample stays under its family's header.
+    """
+
+    def __init__(self) -> None:
+        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+
+    def _prefix(self, name: str, labels: dict[str, str]) -> str:
+        if not labels:
+            return f"{name} "
+        pairs = ",".join(f'{key}="{_escape_value(value)}"' for key, value in sorted(labels.items()))
+        return f"{name}{{{pairs}}} "
+
+    def __call__(self, collector: FamiliesCollector) -> bytes:
+        """The text exposition of the collector's metrics."""
+        known, used = self._prefixes, {}
+        output = []
+        for metric in collector.collect():
+            name = metric.name + _SUFFIX.get(metric.type, "")
+            text = metric.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+            output.append(f"# HELP {name} {text}\n# TYPE {name} {_TEXT_TYPE.get(metric.type, metric.type)}\n")
+            for sample in metric.samples:
+                key = (sample.name, tuple(sample.labels.items()))
+                prefix = used[key] = known.get(key) or self._prefix(sample.name, sample.labels)
+                output.append(f"{prefix}{_go_float(sample.value)}\n")
+        self._prefixes = used  # only the series of this body: the memory follows the series that exist
+        return "".join(output).encode("utf-8")
+
+
+def encoder_for(accept: str | None, text: TextEncoder | None = None) -> tuple[Encoder, str]:
     """(encoder, content type) for an Accept header: OpenMetrics when asked for, else the text format."""
-    return choose_encoder(accept or "")
+    encoder, content_type = choose_encoder(accept or "")
+    if content_type.startswith("text/plain"):
+        return text or TextEncoder(), content_type
+    return encoder, content_type
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

@@ -1,15 +1,17 @@
-"""exposition: families encoded by prometheus_client's encoders, read back the same by its parsers."""
+"""exposition: families encoded as prometheus_client encodes them, read back the same by its parsers."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import FamiliesCollector, accepts_gzip, encoder_for, render
+from exporter.exposition import FamiliesCollector, TextEncoder, accepts_gzip, encoder_for, render
 from exporter.family import Family, Sample
+from tests.support.fixture_set import FIXTURES, normalized
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,26 @@ def test_histograms_counters_and_info_round_trip_through_openmetrics() -> None:
 )  # fmt: skip
 def test_accept_encoding(header: str | None, expected: bool) -> None:
     assert accepts_gzip(header) is expected
+
+
+def test_the_text_encoder_writes_prometheus_client_bytes_for_every_fixture_poll_after_poll() -> None:
+    encoder = TextEncoder()
+    for path in FIXTURES:
+        _, result = normalized(path)
+        if result is None:
+            continue
+        for step in (0.0, 1.5, 7.0):  # the same series with new values: what the remembered prefixes serve
+            for family in result.families:
+                for sample in family.samples:
+                    sample.value += step
+            collector = FamiliesCollector(result.families)
+            assert encoder(collector) == generate_latest(collector), path.name
+
+
+def test_the_text_encoder_follows_changed_label_values_and_escapes_them() -> None:
+    encoder = TextEncoder()
+    first = [Family("m", "gauge", "M.", [Sample("m", {"model": "a", "b": "x"}, 1.0)])]
+    awkward = [Family("m", "gauge", "M.", [Sample("m", {"model": 'q"\\\n', "b": "x"}, math.nan)])]
+    for families in (first, awkward, first):
+        collector = FamiliesCollector(families)
+        assert encoder(collector) == generate_latest(collector)
