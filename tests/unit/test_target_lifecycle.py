@@ -186,38 +186,35 @@ def test_text_format_by_default_and_gzip_when_accepted():
     assert not daemon.exposition(None, "gzip;q=0")[2]
 
 
-def test_an_unchanged_state_is_encoded_once(monkeypatch):
-    daemon = _metrics_daemon()
-    calls: list[int] = []
+@pytest.fixture
+def builds(monkeypatch) -> list[int]:
+    """One entry per exposition the daemon builds (a FamiliesCollector made)."""
     import exporter.daemon as daemon_module
 
+    made: list[int] = []
     real = daemon_module.FamiliesCollector
 
     def counting(families):
-        calls.append(1)
+        made.append(1)
         return real(families)
 
     monkeypatch.setattr(daemon_module, "FamiliesCollector", counting)
+    return made
+
+
+def test_an_unchanged_state_is_encoded_once(builds):
+    daemon = _metrics_daemon()
     daemon._exposition = None  # noqa: SLF001 - start from an empty cache
     first = daemon.exposition()[0]
-    assert daemon.exposition()[0] is first and len(calls) == 1
+    assert daemon.exposition()[0] is first and len(builds) == 1
     daemon.targets[0].poll()
-    assert daemon.exposition()[0] is not first and len(calls) == 2
+    assert daemon.exposition()[0] is not first and len(builds) == 2
 
 
-def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(monkeypatch):
+def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(builds):
     daemon = _metrics_daemon()
     first = daemon.exposition()[0]
-    built: list[int] = []
-    import exporter.daemon as daemon_module
-
-    real = daemon_module.FamiliesCollector
-
-    def counting(families):
-        built.append(1)
-        return real(families)
-
-    monkeypatch.setattr(daemon_module, "FamiliesCollector", counting)
+    builds.clear()
     during: list[bytes] = []
 
     def poll_then_scrape() -> None:
@@ -225,9 +222,8 @@ def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(monk
         during.append(daemon.exposition()[0])
 
     daemon._then_prepare(poll_then_scrape)()  # noqa: SLF001 - the job the scheduler runs
-    assert during == [first] and len(built) == 1
-    after = daemon.exposition()[0]
-    assert after is not first and len(built) == 1
+    assert during == [first] and len(builds) == 1
+    assert daemon.exposition()[0] is not first and len(builds) == 1
 
 
 def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
