@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 from exporter.family import Family
@@ -22,6 +23,11 @@ MAX_BACKOFF_S = 300.0
 CLOSE_WAIT_S = 5.0
 
 EnginePids = Callable[[], Mapping[str, Collection[int]] | Collection[int]]
+
+# Which GPUs a collector reports (GpuCollector(devices=...)); anything else is a list of NVML indices or UUIDs.
+ALL_DEVICES = "all"  # every GPU NVML lists: bare metal, or one exporter per node
+ENGINE_DEVICES = "engine"  # only GPUs an engine process of this exporter has held memory on: a sidecar
+Devices = str | Collection[str]
 
 
 def _load_pynvml() -> ModuleType | None:
@@ -48,6 +54,7 @@ class GpuCollector:
         engine_pids: EnginePids | None = None,
         *,
         engine_type: str = "unknown",
+        devices: Devices = ALL_DEVICES,
         stall_after_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -56,6 +63,12 @@ class GpuCollector:
         self._nvml = nvml if nvml is not None else _load_pynvml()
         self._engine_pids = engine_pids
         self._engine_type = engine_type  # label for engine_pids that return a bare set of PIDs
+        if isinstance(devices, str) and devices not in (ALL_DEVICES, ENGINE_DEVICES):
+            raise ValueError(f"devices: {devices!r} is neither {ALL_DEVICES!r}, {ENGINE_DEVICES!r} nor a list")
+        self._devices = devices if isinstance(devices, str) else frozenset(devices)
+        # GPUs an engine process was seen on (ENGINE_DEVICES); kept through engine restarts so series do not flap.
+        self._claimed: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
         # A poll running this long is wedged in a driver call: the collector reports itself down.
         self._stall_after_s = stall_after_s if stall_after_s is not None else max(3 * interval_s, 15.0)
         self._clock = clock
@@ -114,22 +127,39 @@ class GpuCollector:
         if self._init_due(started):
             self._reinitialise()
         engine_of_pid = self._engine_of_pid()
+        readers = list(self._readers)
+        # One worker per GPU: NVML calls release the GIL, so GPUs answer side by side instead of one after another.
+        if self._pool is not None:
+            results = list(self._pool.map(lambda reader: self._read(reader, engine_of_pid), readers))
+        else:
+            results = [self._read(reader, engine_of_pid) for reader in readers]
         points: list[Point] = []
-        for reader in list(self._readers):
-            try:
-                points.extend(self._labelled(reader, reader.read(engine_of_pid)))
-            except DeviceLostError as error:
-                self._mark_lost(reader, error)
-            except NvmlDownError as error:
-                log.warning("NVML stopped working: %s; re-initialising with backoff", error)
+        for reader, result in zip(readers, results, strict=True):
+            if isinstance(result, NvmlDownError):
+                log.warning("NVML stopped working: %s; re-initialising with backoff", result)
                 self._teardown()
                 self._schedule_init(success=False)
                 points = []
                 break
+            if isinstance(result, Exception):
+                self._mark_lost(reader, result)
+            else:
+                points.extend(result)
         self._healthy = self._initialised and bool(self._readers)
         if self._healthy:
             self._last_success = self._wall_clock()
         self._publish(points, started)
+
+    def _read(self, reader: GpuReader, engine_of_pid: Mapping[int, str]) -> list[Point] | Exception:
+        """One GPU's labelled points (none for a GPU this collector does not report), or the error that ended it."""
+        try:
+            if self._devices == ENGINE_DEVICES and reader.identity.uuid not in self._claimed:
+                if not reader.holds_engine(engine_of_pid):
+                    return []
+                self._claimed.add(reader.identity.uuid)
+            return self._labelled(reader, reader.read(engine_of_pid))
+        except (DeviceLostError, NvmlDownError) as error:
+            return error
 
     def _labelled(self, reader: GpuReader, points: list[Point]) -> list[Point]:
         identity = reader.identity
@@ -206,6 +236,8 @@ class GpuCollector:
             self._open(index)
         if not self._readers:
             log.warning("NVML sees no GPU (%d listed); a container sees only the GPUs injected into it", count)
+        if len(self._readers) > 1:
+            self._pool = ThreadPoolExecutor(max_workers=len(self._readers), thread_name_prefix="gpu-poll")
         handles = {handle_key(r.guard.handle): r.identity.labels for r in self._readers}
         self._watcher = XidWatcher(nvml, handles, self._xids, [r.guard.handle for r in self._readers])
         self._schedule_init(success=bool(self._readers) and not self._lost)
@@ -215,12 +247,15 @@ class GpuCollector:
         assert nvml is not None and self._kinds is not None
         try:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            reader = GpuReader(nvml, index, handle, self._kinds, self.interval_s, self._wall_clock)
+            reader = GpuReader(nvml, index, handle, self._kinds, self.interval_s, self._wall_clock, clock=self._clock)
         except (nvml.NVMLError, DeviceLostError, NvmlDownError) as error:
             log.warning("GPU %d cannot be opened: %s", index, error)
             return
         self._lost.pop(reader.identity.uuid, None)
-        self._readers.append(reader)
+        if isinstance(self._devices, str) or {str(index), reader.identity.uuid} & self._devices:
+            self._readers.append(reader)
+        else:
+            reader.close()
 
     def _mark_lost(self, reader: GpuReader, error: Exception) -> None:
         log.warning("GPU %s (%s) lost: %s", reader.identity.index, reader.identity.uuid, error)
@@ -230,6 +265,9 @@ class GpuCollector:
         self._schedule_init(success=False)
 
     def _teardown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()  # idle: every poll waits for its workers, and teardown runs under the poll lock
+            self._pool = None
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None

@@ -14,6 +14,8 @@ from exporter.gpu.gpm import GpmSampler, gpm_supported
 
 # Scope id meaning "all NVLink links" in a field-value request.
 ALL_LINKS = 0xFFFFFFFF
+# How often values that move only on a hardware fault (ECC, row remapping, PCIe replays) are read again.
+SLOW_INTERVAL_S = 60.0
 
 
 class Point(NamedTuple):
@@ -25,17 +27,19 @@ class Point(NamedTuple):
 
 
 class FieldRow(NamedTuple):
-    """A field-value id read in the per-poll batch, and where its value goes."""
+    """A field-value id read in a field batch, and where its value goes."""
 
     field: str  # pynvml constant name
     scope: int
     family: str
     labels: dict[str, str]
     raw_per_unit: float  # divide by this (division keeps mJ -> J exact in decimal: 1234/1000, not 1234*1e-3)
+    slow: bool = False  # read on the slow cadence: a count that changes only on a hardware fault
 
 
-# The per-poll field batch. Field-only values (memory temperature, clock-event time, NVLink bytes) plus the
-# counters that ride along at no extra driver cost; units per notes/gpu.md §2.4.
+# The field batches. Field-only values (memory temperature, clock-event time, NVLink bytes) plus the counters
+# that ride along at no extra driver cost; units per notes/gpu.md §2.4. ECC and PCIe replay counts move only on a
+# hardware fault and their alerts look back 10 minutes, so they go in the slow batch.
 FIELD_ROWS = (
     FieldRow("NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 0, "llm_gpu_energy_joules_total", {}, 1000.0),  # mJ
     FieldRow("NVML_FI_DEV_MEMORY_TEMP", 0, "llm_gpu_temperature_celsius", {"sensor": "memory"}, 1.0),
@@ -45,6 +49,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "corrected", "counter": "volatile"},
         1.0,
+        slow=True,
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_DBE_VOL_TOTAL",
@@ -52,6 +57,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "uncorrected", "counter": "volatile"},
         1.0,
+        slow=True,
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_SBE_AGG_TOTAL",
@@ -59,6 +65,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "corrected", "counter": "aggregate"},
         1.0,
+        slow=True,
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_DBE_AGG_TOTAL",
@@ -66,6 +73,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "uncorrected", "counter": "aggregate"},
         1.0,
+        slow=True,
     ),
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP",
@@ -102,7 +110,7 @@ FIELD_ROWS = (
         {"reason": "hw_power_brake_slowdown"},
         1e9,
     ),
-    FieldRow("NVML_FI_DEV_PCIE_REPLAY_COUNTER", 0, "llm_gpu_pcie_replays_total", {}, 1.0),
+    FieldRow("NVML_FI_DEV_PCIE_REPLAY_COUNTER", 0, "llm_gpu_pcie_replays_total", {}, 1.0, slow=True),
     FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX", ALL_LINKS, "llm_gpu_nvlink_transmit_bytes_total", {}, 1 / 1024),
     FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX", ALL_LINKS, "llm_gpu_nvlink_receive_bytes_total", {}, 1 / 1024),
 )
@@ -178,15 +186,24 @@ class GpuReader:
         kinds: ErrorKinds,
         interval_s: float,
         wall_clock: Callable[[], float] = time.time,
+        *,
+        slow_interval_s: float = SLOW_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._nvml = nvml
         self.guard = CallGuard(nvml, handle, kinds)
         self._interval_s = interval_s
         self._wall_clock = wall_clock
+        self._clock = clock
+        self._slow_interval_s = slow_interval_s
         self.identity = read_identity(self.guard, index)
         self._static = self._read_static()
         self._reasons = self._supported_reasons()
-        self._fields = [row for row in FIELD_ROWS if hasattr(nvml, row.field)]
+        known = [row for row in FIELD_ROWS if hasattr(nvml, row.field)]
+        self._fields = [row for row in known if not row.slow]
+        self._slow_fields = [row for row in known if row.slow]
+        self._slow: list[Point] = []
+        self._slow_due = 0.0
         self._samples_since = 0
         self._gpm = GpmSampler(nvml, self.guard) if gpm_supported(nvml, self.guard) else None
 
@@ -217,8 +234,8 @@ class GpuReader:
         self._read_utilization(points)
         self._read_memory(points)
         self._read_power_and_thermals(points)
-        self._read_fields(points)
-        self._read_remapped_rows(points)
+        self._read_fields(points, self._fields, "fast")
+        points.extend(self._read_slow())
         self._read_processes(points, engine_of_pid)
         if self._gpm is not None:
             points.extend(Point(family, {}, ratio) for family, ratio in self._gpm.read())
@@ -289,12 +306,22 @@ class GpuReader:
                 for bit, reason in self._reasons
             )
 
-    def _read_fields(self, points: list[Point]) -> None:
-        rows = [row for row in self._fields if ("field", row.field) not in self.guard.unsupported]
+    def _read_slow(self) -> list[Point]:
+        # Values that change only on a hardware fault, re-read every slow interval and repeated in between.
+        now = self._clock()
+        if now >= self._slow_due:
+            self._slow_due = now + self._slow_interval_s
+            self._slow = []
+            self._read_fields(self._slow, self._slow_fields, "slow")
+            self._read_remapped_rows(self._slow)
+        return self._slow
+
+    def _read_fields(self, points: list[Point], batch: list[FieldRow], name: str) -> None:
+        rows = [row for row in batch if ("field", row.field) not in self.guard.unsupported]
         if not rows:
             return
         ids = [(getattr(self._nvml, row.field), row.scope) for row in rows]
-        values = self.guard.call("nvmlDeviceGetFieldValues", ids, key="nvmlDeviceGetFieldValues")
+        values = self.guard.call("nvmlDeviceGetFieldValues", ids, key=("nvmlDeviceGetFieldValues", name))
         if values is None:
             return
         # The batch succeeds if any entry does: each entry's own return code decides (notes/gpu.md §2.2).
@@ -314,6 +341,11 @@ class GpuReader:
         points.append(Point("llm_gpu_remapped_rows_total", {"type": "uncorrected"}, float(uncorrected)))
         points.append(Point("llm_gpu_row_remap_pending", {}, float(pending)))
         points.append(Point("llm_gpu_row_remap_failed", {}, float(failed)))
+
+    def holds_engine(self, engine_of_pid: Mapping[int, str]) -> bool:
+        """Whether one of the engine's processes holds memory on this GPU now."""
+        processes = self.guard.call("nvmlDeviceGetComputeRunningProcesses") or []
+        return any(process.pid in engine_of_pid for process in processes)
 
     def _read_processes(self, points: list[Point], engine_of_pid: Mapping[int, str]) -> None:
         processes = self.guard.call("nvmlDeviceGetComputeRunningProcesses")

@@ -119,7 +119,9 @@ def test_not_supported_fields_leave_the_batch_after_the_first_poll() -> None:
     collector = GpuCollector(nvml=nvml)
     collector.poll()
     collector.poll()
-    first, second = ({field for field, _ in request} for request in nvml.field_requests)
+    energy = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
+    per_poll = [{field for field, _ in request} for request in nvml.field_requests]
+    first, second = (fields for fields in per_poll if energy in fields)
     nvlink_tx = pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX
     assert nvlink_tx in first and nvlink_tx not in second
     assert pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION in second
@@ -314,7 +316,7 @@ def test_a_wedged_call_does_not_stall_families_and_marks_the_collector_down(cloc
     stuck = threading.Thread(target=collector.poll)
     stuck.start()
     try:
-        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 2)
+        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 3)  # the first poll's two batches, then stuck
         started = time.monotonic()
         assert collector.families() == good
         collector.poll()  # the scheduler's next run returns at once instead of queueing behind the stuck one
@@ -399,3 +401,67 @@ def test_every_sample_has_its_schema_type_and_labels() -> None:
         assert family.type == specs[family.name].type
         for sample in family.samples:
             assert tuple(sample.labels) == specs[family.name].labels, family.name
+
+
+def test_fault_counters_are_read_once_per_slow_interval_and_repeated_between(clock: Clock) -> None:
+    nvml = FakeNvml([FakeGpu.from_capture()])
+    collector = GpuCollector(interval_s=5.0, nvml=nvml, clock=clock)
+    collector.poll()
+    ecc = pynvml.NVML_FI_DEV_ECC_DBE_VOL_TOTAL
+    nvml.gpus[0].fields[ecc] = (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, 2)
+    nvml.gpus[0].values["nvmlDeviceGetRemappedRows"] = (0, 1, 1, 0)
+    for _ in range(11):  # 55 s of polls at 5 s: the first poll's counts stand
+        clock.now += 5.0
+        families = poll(collector)
+        assert value(families, "llm_gpu_ecc_errors_total", type="uncorrected", counter="volatile") == 0
+        assert value(families, "llm_gpu_row_remap_pending") == 0
+    assert nvml.calls["nvmlDeviceGetRemappedRows"] == 1
+    assert sum(ecc in {f for f, _ in request} for request in nvml.field_requests) == 1
+    clock.now += 5.0
+    families = poll(collector)
+    assert value(families, "llm_gpu_ecc_errors_total", type="uncorrected", counter="volatile") == 2
+    assert value(families, "llm_gpu_remapped_rows_total", type="uncorrected") == 1
+    assert value(families, "llm_gpu_row_remap_pending") == 1
+    assert nvml.calls["nvmlDeviceGetRemappedRows"] == 2
+
+
+def test_gpus_are_read_side_by_side() -> None:
+    gpus = two_gpus()
+    gpus[0].rendezvous = gpus[1].rendezvous = threading.Barrier(2)
+    collector = GpuCollector(nvml=FakeNvml(gpus))
+    families = poll(collector)  # read one after the other, the first GPU would wait alone and break the barrier
+    assert len(values(families, "llm_gpu_power_watts")) == 2
+    collector.close()
+
+
+@pytest.mark.parametrize("chosen", [["1"], ["GPU-second-h200"]])
+def test_a_device_list_keeps_the_gpus_named_by_index_or_uuid(chosen: list[str]) -> None:
+    nvml = FakeNvml(two_gpus())
+    collector = GpuCollector(nvml=nvml, devices=chosen)
+    families = poll(collector)
+    assert set(values(families, "llm_gpu_up")) == {(("gpu", "1"), ("uuid", "GPU-second-h200"))}
+    assert nvml.calls["nvmlDeviceGetPowerUsage"] == 1  # the other GPU is not polled
+
+
+def test_engine_devices_report_the_gpus_the_engine_has_held_memory_on() -> None:
+    nvml = FakeNvml(two_gpus())
+    engine: set[int] = set()
+    collector = GpuCollector(nvml=nvml, engine_pids=lambda: {"llamacpp": engine}, devices="engine")
+    families = poll(collector)
+    assert collector.up and "llm_gpu_up" not in names(families)  # the engine has not loaded yet
+    assert value(families, "llm_gpu_nvml_up") == 1
+    nvml.gpus[1].processes = [(4242, 6 * 2**30)]
+    nvml.gpus[0].processes = [(999, 2**30)]  # another pod's process on a GPU this exporter can see
+    engine.add(4242)
+    families = poll(collector)
+    assert {dict(key)["gpu"] for key in values(families, "llm_gpu_up")} == {"1"}
+    assert value(families, "llm_gpu_engine_memory_used_bytes", gpu="1", engine_type="llamacpp") == 6 * 2**30
+    nvml.gpus[1].processes, engine = [], {4343}  # the engine restarts: its GPU keeps reporting meanwhile
+    families = poll(collector)
+    assert {dict(key)["gpu"] for key in values(families, "llm_gpu_up")} == {"1"}
+    assert "llm_gpu_engine_memory_used_bytes" not in names(families)
+
+
+def test_an_unknown_device_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="neither 'all', 'engine' nor a list"):
+        GpuCollector(nvml=FakeNvml(two_gpus()), devices="node")
