@@ -1,10 +1,13 @@
 """Benchmark the GPU collector on real GPUs and write the live exposition fixture.
 
-Measures, interleaved so drift hits both sides alike, the collector's poll time per GPU against the bare NVML
-calls for the same values (target ratio <= 1.3; with a per-call breakdown of the bare poll), and against
-`nvidia-smi --query-gpu` for comparable fields (expect >= 4x faster); the RSS of a process running the collector
-(target <= 60 MB); and, under a short load, the exposition written as <gpu>-live.prom.
-Usage: python3 bench/gpu_poll.py --out DIR [--fake]  (--fake: against the test fake, to check the script itself)
+Measures, interleaved so drift hits both sides alike, one collector poll against the six core NVML calls made
+bare (utilization, memory, power, energy, temperature, SM clock) on 1 GPU and on every GPU: process CPU time
+and wall time per poll, their ratios, the wall time on N GPUs over 1 GPU (target <= 1.2: GPUs are read side by
+side), and the CPU share of one core that 8 GPUs polled every 5 s would take (target <= 1 %). Also the CPU and
+wall time of each bare NVML call the collector makes, `nvidia-smi --query-gpu` for comparable fields, the RSS of
+a process running the collector (in this interpreter's environment and, with --min-site, in a site holding only
+the project's dependencies), and, under a short load, the exposition written as <gpu>-live.prom.
+Usage: python3 bench/gpu_poll.py --out DIR [--min-site DIR] [--fake]  (--fake: against the test fake)
 """
 
 from __future__ import annotations
@@ -96,11 +99,12 @@ class BarePoller:
         def call(name: str, *args: Any) -> Any:
             if timings is None:
                 return getattr(nvml, name)(*args)
-            start = time.perf_counter()
+            cpu, start = time.thread_time(), time.perf_counter()
             try:
                 return getattr(nvml, name)(*args)
             finally:
                 timings.setdefault(name, []).append(time.perf_counter() - start)
+                timings.setdefault(f"{name} cpu", []).append(time.thread_time() - cpu)
 
         for index, handle in enumerate(self.handles):
             try:
@@ -150,19 +154,75 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def time_polls(collector: GpuCollector, bare: BarePoller, polls: int, gap_s: float) -> tuple[list[float], list[float]]:
-    """Alternate collector and bare polls, gap_s apart so each finds fresh utilization samples."""
-    ours, theirs = [], []
+SIX_CORE_CALLS = (
+    ("nvmlDeviceGetUtilizationRates",),
+    ("nvmlDeviceGetMemoryInfo", "nvmlMemory_v2"),
+    ("nvmlDeviceGetPowerUsage",),
+    ("nvmlDeviceGetTotalEnergyConsumption",),
+    ("nvmlDeviceGetTemperatureV", "NVML_TEMPERATURE_GPU"),
+    ("nvmlDeviceGetClockInfo", "NVML_CLOCK_SM"),
+)
+# The budget: a poll of 8 GPUs every 5 s may take 1 % of one core.
+BUDGET_GPUS, BUDGET_INTERVAL_S, BUDGET_CORE_SHARE = 8, 5.0, 0.01
+
+
+def six_core_calls(nvml: ModuleType, handles: list[Any]) -> None:
+    """The six core reads of every GPU, one after another, with nothing around them."""
+    for handle in handles:
+        for name, *constants in SIX_CORE_CALLS:
+            getattr(nvml, name)(handle, *(getattr(nvml, c) for c in constants))
+
+
+def timed(poll: Any, wall: list[float], cpu: list[float]) -> None:
+    """Run poll() once, appending its wall time and this process's CPU time (every thread) to the lists."""
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    poll()
+    wall.append(time.perf_counter() - wall_start)
+    cpu.append(time.process_time() - cpu_start)
+
+
+def poll_cost(nvml: ModuleType, devices: list[str], polls: int, gap_s: float) -> dict[str, Any]:
+    """Collector poll against the bare six core calls on `devices`, interleaved: CPU and wall p50 and ratios."""
+    collector = GpuCollector(interval_s=gap_s * 2, nvml=nvml, devices=devices)
+    collector.poll()  # NVML init, identity and static values: once per collector, not per poll
+    handles = [nvml.nvmlDeviceGetHandleByIndex(int(index)) for index in devices]
+    ours: dict[str, list[float]] = {"wall": [], "cpu": []}
+    bare: dict[str, list[float]] = {"wall": [], "cpu": []}
     for _ in range(polls):
         time.sleep(gap_s)
-        start = time.perf_counter()
-        collector.poll()
-        ours.append(time.perf_counter() - start)
+        timed(collector.poll, ours["wall"], ours["cpu"])
         time.sleep(gap_s)
-        start = time.perf_counter()
-        bare.poll()
-        theirs.append(time.perf_counter() - start)
-    return ours, theirs
+        timed(lambda: six_core_calls(nvml, handles), bare["wall"], bare["cpu"])
+    collector.close()
+    p50 = {
+        f"{who}_{what}_p50_ms": round(statistics.median(v) * 1e3, 3)
+        for who, d in (("collector", ours), ("bare6", bare))
+        for what, v in d.items()
+    }
+    return {
+        "gpus": len(devices),
+        **p50,
+        "collector_wall": percentiles(ours["wall"]),
+        "collector_cpu_over_bare6_cpu": round(p50["collector_cpu_p50_ms"] / max(p50["bare6_cpu_p50_ms"], 1e-6), 2),
+        "collector_wall_over_bare6_wall": round(p50["collector_wall_p50_ms"] / max(p50["bare6_wall_p50_ms"], 1e-6), 2),
+    }
+
+
+def scaling(one: dict[str, Any], every: dict[str, Any]) -> dict[str, Any]:
+    """Wall time on every GPU over 1 GPU, and the CPU share of one core 8 GPUs every 5 s would take."""
+    gpus = every["gpus"]
+    per_gpu = (every["collector_cpu_p50_ms"] - one["collector_cpu_p50_ms"]) / max(gpus - 1, 1)
+    fixed = one["collector_cpu_p50_ms"] - per_gpu
+    estimate_ms = fixed + BUDGET_GPUS * per_gpu if gpus > 1 else BUDGET_GPUS * one["collector_cpu_p50_ms"]
+    share = estimate_ms / 1e3 / BUDGET_INTERVAL_S
+    return {
+        "wall_every_over_one": round(every["collector_wall_p50_ms"] / one["collector_wall_p50_ms"], 2),
+        "cpu_ms_per_extra_gpu": round(per_gpu, 3),
+        "cpu_ms_fixed": round(fixed, 3),
+        "estimate_8_gpus_cpu_ms_per_poll": round(estimate_ms, 2),
+        "estimate_8_gpus_core_share_at_5s": round(share, 5),
+        "within_budget": share <= BUDGET_CORE_SHARE,
+    }
 
 
 def time_smi(runs: int) -> dict[str, Any]:
@@ -190,18 +250,26 @@ def time_smi(runs: int) -> dict[str, Any]:
     }
 
 
-def measure_rss(root: Path) -> dict[str, Any]:
-    """RSS and high-water mark (MB) of a fresh process running the collector, by stage; alone and with the
-    daemon's other heavy imports."""
-    result = {}
-    for label, imports in (("collector_only", ""), ("with_daemon_imports", "import httpx, yaml, prometheus_client")):
-        out = subprocess.run(
-            [sys.executable, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        result[label] = json.loads(out)
+def measure_rss(root: Path, min_site: Path | None) -> dict[str, Any]:
+    """RSS and high-water mark (MB) of a fresh process running the collector, by stage: alone and with the daemon's
+    other heavy imports, in this interpreter's environment and (given min_site) with only the project's deps."""
+    environments: dict[str, tuple[list[str], dict[str, str]]] = {"this_environment": ([sys.executable], {})}
+    if min_site is not None:  # -S: no site-packages; the dependencies come from min_site alone
+        environments["project_deps_only"] = ([sys.executable, "-S"], {"PYTHONPATH": str(min_site)})
+    result: dict[str, Any] = {}
+    for environment, (python, extra) in environments.items():
+        for label, imports in (
+            ("collector_only", ""),
+            ("with_daemon_imports", "import httpx, yaml, prometheus_client"),
+        ):
+            out = subprocess.run(
+                [*python, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **extra},
+            ).stdout
+            result[f"{environment}/{label}"] = json.loads(out)
     return result
 
 
@@ -261,40 +329,42 @@ def main() -> None:
     parser.add_argument("--smi-runs", type=int, default=20)
     parser.add_argument("--load-s", type=float, default=10.0)
     parser.add_argument("--fake", action="store_true", help="run against tests/support/fakes (no GPU needed)")
+    parser.add_argument("--min-site", type=Path, help="a --target site holding only the project's dependencies")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
     nvml = None
     if args.fake:
-        from tests.support.fakes.nvml import FakeGpu, FakeNvml
+        from tests.support.fakes.nvml import H200_CAPTURE, FakeGpu, FakeNvml
 
-        nvml = FakeNvml([FakeGpu.from_capture()])
+        nvml = FakeNvml([FakeGpu.from_capture(H200_CAPTURE), FakeGpu.from_capture(H200_CAPTURE, uuid="GPU-fake-2")])
     import pynvml
 
     module: Any = nvml if nvml is not None else pynvml
     collector = GpuCollector(interval_s=args.gap * 2, nvml=module)
     collector.poll()
+    collector.close()
     info = [s.labels for f in collector.families() if f.name == "llm_gpu_info" for s in f.samples]
     names = [labels["name"] for labels in info]
+    indices = [labels["gpu"] for labels in info]
+    one = poll_cost(module, indices[:1], args.polls, args.gap)
+    every = poll_cost(module, indices, args.polls, args.gap)
     bare = BarePoller(module, args.gap * 2)
-    ours, theirs = time_polls(collector, bare, args.polls, args.gap)
     timings: dict[str, list[float]] = {}
     for _ in range(20):
         time.sleep(args.gap)
         bare.poll(timings)
     bare.close()
-    collector.close()
     gpus = len(names)
     result: dict[str, Any] = {
         "gpus": names,
         "driver": info[0]["driver_version"] if info else None,
         "python": platform.python_version(),
         "nvidia_ml_py": importlib.metadata.version("nvidia-ml-py"),
-        "collector_poll": percentiles(ours),
-        "bare_nvml_poll": percentiles(theirs),
-        "collector_per_gpu_p50_ms": round(statistics.median(ours) * 1e3 / gpus, 3),
-        "bare_per_gpu_p50_ms": round(statistics.median(theirs) * 1e3 / gpus, 3),
-        "ratio_collector_over_bare_p50": round(statistics.median(ours) / statistics.median(theirs), 3),
+        "cpu_count": os.cpu_count(),
+        "one_gpu": one,
+        "every_gpu": every,
+        "scaling": scaling(one, every),
         "bare_call_p50_us_per_poll": {
             name: round(statistics.median(t) * 1e6 * len(t) / 20, 1) for name, t in sorted(timings.items())
         },
@@ -302,9 +372,9 @@ def main() -> None:
     if not args.fake:
         result["nvidia_smi"] = time_smi(args.smi_runs)
         result["speedup_over_nvidia_smi_p50"] = round(
-            result["nvidia_smi"]["p50_ms"] / result["collector_poll"]["p50_ms"], 1
+            result["nvidia_smi"]["p50_ms"] / every["collector_wall_p50_ms"], 1
         )
-        result["rss_mb"] = measure_rss(root)
+        result["rss_mb"] = measure_rss(root, args.min_site)
     exposition, load = live_exposition(args.load_s, nvml)
     result["load"] = load
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
