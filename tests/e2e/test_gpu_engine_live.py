@@ -35,7 +35,7 @@ from tests.support.prometheus import PrometheusServer
 from tests.support.traffic import send_completions
 from tests.unit.mixin.test_dashboards import ALL_VALUES, interpolate
 
-pytestmark = [pytest.mark.gpu, pytest.mark.e2e]
+pytestmark = pytest.mark.gpu
 
 CONCURRENCY = 16  # twice the engine's slots: eight decode while eight wait
 SLOTS = 8
