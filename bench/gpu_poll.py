@@ -45,11 +45,11 @@ SMI_FIELDS = (
     "ecc.errors.uncorrected.aggregate.total,remapped_rows.correctable,remapped_rows.uncorrectable"
 )
 RSS_PROGRAM = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, {root!r})
+from bench.procfs import largest_mappings, memory_mb
 def rss_mb():
-    status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith(("VmRSS", "VmHWM")))
-    return int(status["VmRSS"].split()[0]) // 1024, int(status["VmHWM"].split()[0]) // 1024
+    return memory_mb(os.getpid())
 stages = {{"python": rss_mb()}}
 {imports}
 from exporter.gpu import GpuCollector
@@ -67,7 +67,9 @@ for _ in range(20):
     collector.poll()
     render(collector.families())
 stages["after_20_polls_and_renders"] = rss_mb()
-print(json.dumps({{"rss_hwm_mb_by_stage": stages, "collector_up": collector.up}}))
+mappings = largest_mappings(os.getpid())
+figures = {{"rss_mb_by_stage": stages, "largest_mappings_mb": mappings, "collector_up": collector.up}}
+print(json.dumps(figures), flush=True)
 collector.close()
 pynvml.nvmlShutdown()
 """
@@ -262,14 +264,16 @@ def measure_rss(root: Path, min_site: Path | None) -> dict[str, Any]:
             ("collector_only", ""),
             ("with_daemon_imports", "import httpx, yaml, prometheus_client"),
         ):
-            out = subprocess.run(
-                [*python, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
+            run = subprocess.run(
+                [*python, "-X", "faulthandler", "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
                 capture_output=True,
                 text=True,
-                check=True,
                 env={**os.environ, **extra},
-            ).stdout
-            result[f"{environment}/{label}"] = json.loads(out)
+            )
+            figures = json.loads(run.stdout) if run.stdout.strip() else {}
+            if run.returncode != 0:  # the figures print before shutdown; keep them and say how it ended
+                figures |= {"returncode": run.returncode, "stderr_tail": run.stderr[-3000:]}
+            result[f"{environment}/{label}"] = figures
     return result
 
 
@@ -318,6 +322,26 @@ def live_exposition(load_s: float, nvml: ModuleType | None) -> tuple[str, dict[s
         "energy_rate_w": {u: round(j / elapsed, 1) for u, j in energy.items()},
     }
     return render(last), summary
+
+
+def direct_energy_rate(nvml: ModuleType, seconds: float) -> dict[str, Any]:
+    """Energy rate from nvmlDeviceGetTotalEnergyConsumption over `seconds`, beside nvmlDeviceGetPowerUsage's mean:
+    a cross-check of the field batch's energy under the same load."""
+    nvml.nvmlInit()
+    handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+    start, before = time.perf_counter(), [nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in handles]
+    powers: list[list[float]] = [[] for _ in handles]
+    while time.perf_counter() - start < seconds:
+        time.sleep(0.25)
+        for samples, handle in zip(powers, handles, strict=True):
+            samples.append(nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0)
+    after = [nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in handles]
+    elapsed = time.perf_counter() - start
+    nvml.nvmlShutdown()
+    return {
+        "energy_rate_w": [round((b - a) / 1000.0 / elapsed, 1) for a, b in zip(before, after, strict=True)],
+        "mean_power_w": [round(statistics.mean(samples), 1) for samples in powers],
+    }
 
 
 def main() -> None:
@@ -369,14 +393,24 @@ def main() -> None:
             name: round(statistics.median(t) * 1e6 * len(t) / 20, 1) for name, t in sorted(timings.items())
         },
     }
+
+    def save() -> None:  # after each step: a step that fails or runs out of time leaves the earlier figures
+        (args.out / "bench.json").write_text(json.dumps(result, indent=1))
+
+    save()
     if not args.fake:
         result["nvidia_smi"] = time_smi(args.smi_runs)
         result["speedup_over_nvidia_smi_p50"] = round(
             result["nvidia_smi"]["p50_ms"] / every["collector_wall_p50_ms"], 1
         )
+        save()
         result["rss_mb"] = measure_rss(root, args.min_site)
+        save()
     exposition, load = live_exposition(args.load_s, nvml)
     result["load"] = load
+    if not args.fake:
+        with gpu_load(args.load_s):
+            result["load"]["direct_nvml"] = direct_energy_rate(module, args.load_s - 2.0)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
     stem = slug(names) if names else "none"
     source = (
@@ -389,7 +423,7 @@ def main() -> None:
     if args.fake:
         source = f"# source: bench/gpu_poll.py --fake (tests/support/fakes/nvml.py, H100 capture) at {stamp}"
     (args.out / f"{stem}-live.prom").write_text(source + "\n" + exposition)
-    (args.out / "bench.json").write_text(json.dumps(result, indent=1))
+    save()
     print(json.dumps(result, indent=1))
 
 

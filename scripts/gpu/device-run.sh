@@ -37,7 +37,7 @@ pip /tmp/minsite "$BLOBS"/minwhl/*.whl "$BLOBS"/whl/{APScheduler,tzlocal,bcrypt}
 export PYTHONPATH=/tmp/site:$ROOT
 python3 -c 'import pynvml, importlib.metadata as m; print("nvidia-ml-py", m.version("nvidia-ml-py"))'
 
-# Build on all cores but the first two, which the bench keeps for itself.
+# Build on all cores but the first four: the bench keeps two, the collector's own live test's load two more.
 CORES=$(nproc)
 (
   set -e
@@ -45,7 +45,7 @@ CORES=$(nproc)
   cmake -S /tmp/llsrc/llama.cpp -B /tmp/llbuild -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_NUMBER=$LLAMACPP_BUILD
-  taskset -c "2-$((CORES - 1))" cmake --build /tmp/llbuild --target llama-server -j"$((CORES - 2))"
+  taskset -c "4-$((CORES - 1))" cmake --build /tmp/llbuild --target llama-server -j"$((CORES - 4))"
   cp /tmp/llbuild/bin/llama-server "$CACHE/llamacpp-b$LLAMACPP_BUILD/llama-server"
 ) >"$RESULTS/build.log" 2>&1 &
 BUILD=$!
@@ -57,7 +57,7 @@ taskset -c 0,1 timeout 240 python3 bench/gpu_poll.py --out "$RESULTS/bench" --mi
 step "bench rc=$?"; grep -A 12 '"scaling"' "$RESULTS/bench/bench.json"; pack
 
 step "pytest -m gpu tests/e2e/test_gpu_live.py (collector alone under a matmul load)"
-timeout 150 python3 -m pytest -m gpu -p no:cacheprovider -q tests/e2e/test_gpu_live.py 2>&1 | tee "$RESULTS/gpu-live.log" | tail -15
+taskset -c 2,3 timeout 150 python3 -m pytest -m gpu -p no:cacheprovider -q tests/e2e/test_gpu_live.py 2>&1 | tee "$RESULTS/gpu-live.log" | tail -15
 pack
 
 wait "$BUILD"
@@ -65,7 +65,7 @@ step "build rc=$? $(tail -n 1 "$RESULTS/build.log")"
 "$CACHE/llamacpp-b$LLAMACPP_BUILD/llama-server" --version 2>&1 | head -2 || exit 1
 
 step "pytest -m gpu tests/e2e/test_gpu_engine_live.py (llama.cpp on the GPUs, exporter, Prometheus)"
-timeout 330 python3 -m pytest -m gpu -p no:cacheprovider -ra -q --basetemp /tmp/pt-engine \
+timeout 300 python3 -m pytest -m gpu -p no:cacheprovider -ra -q --basetemp /tmp/pt-engine \
   tests/e2e/test_gpu_engine_live.py 2>&1 | tee "$RESULTS/e2e.log" | tail -40
 mkdir -p "$RESULTS/logs"
 find /tmp/pt-engine -name '*.log' | while read -r log; do
@@ -74,6 +74,6 @@ done
 pack
 
 step "exporter RSS beside a serving llama-server: this image's Python and the dependencies-only site"
-timeout 100 python3 scripts/gpu/exporter_rss.py --min-site /tmp/minsite --out "$RESULTS/rss.json" 2>&1 | tail -12
+timeout 80 python3 scripts/gpu/exporter_rss.py --min-site /tmp/minsite --out "$RESULTS/rss.json" 2>&1 | tail -12
 pack
 step "done"

@@ -92,7 +92,7 @@ def test_load_moves_energy_utilization_gpm_and_engine_memory(collector: GpuColle
     power = by_uuid(during, "llm_gpu_power_watts")
     for uuid, joules in energy_before.items():
         rate = (energy_during[uuid] - joules) / elapsed
-        assert rate > 100, f"{uuid}: {rate:.0f} W of energy under a matmul load"
+        assert rate > 100, f"{uuid}: {rate:.0f} W of energy, {power[uuid]:.0f} W of power under a matmul load"
         assert 0.5 * power[uuid] < rate < 1.5 * power[uuid]
         assert by_uuid(during, "llm_gpu_utilization_ratio")[uuid] > 0.5
         assert by_uuid(during, "llm_gpu_sm_active_ratio")[uuid] > 0.3  # Hopper: GPM is on
