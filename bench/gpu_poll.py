@@ -183,42 +183,55 @@ def timed(poll: Any, wall: list[float], cpu: list[float]) -> None:
     cpu.append(time.process_time() - cpu_start)
 
 
-def poll_cost(nvml: ModuleType, devices: list[str], polls: int, gap_s: float) -> dict[str, Any]:
-    """Collector poll against the bare six core calls on `devices`, interleaved: CPU and wall p50 and ratios."""
-    collector = GpuCollector(interval_s=gap_s * 2, nvml=nvml, devices=devices)
+def poll_cost(nvml: ModuleType, devices: list[str], polls: int, gap_s: float, sampled: bool = True) -> dict[str, Any]:
+    """Collector poll against the bare six core calls on `devices`, interleaved: CPU and wall per poll and ratios.
+
+    The collector's clock moves BUDGET_INTERVAL_S per poll, so values read on slower cadences (CADENCE_S) come
+    due as often as they would at that interval; means, not medians, then carry their share of the cost."""
+    simulated = [0.0]
+    collector = GpuCollector(
+        interval_s=BUDGET_INTERVAL_S,
+        nvml=nvml,
+        devices=devices,
+        sampled_utilization=sampled,
+        clock=lambda: simulated[0],
+    )
     collector.poll()  # NVML init, identity and static values: once per collector, not per poll
     handles = [nvml.nvmlDeviceGetHandleByIndex(int(index)) for index in devices]
     ours: dict[str, list[float]] = {"wall": [], "cpu": []}
     bare: dict[str, list[float]] = {"wall": [], "cpu": []}
     for _ in range(polls):
+        simulated[0] += BUDGET_INTERVAL_S
         time.sleep(gap_s)
         timed(collector.poll, ours["wall"], ours["cpu"])
         time.sleep(gap_s)
         timed(lambda: six_core_calls(nvml, handles), bare["wall"], bare["cpu"])
     collector.close()
-    p50 = {
-        f"{who}_{what}_p50_ms": round(statistics.median(v) * 1e3, 3)
-        for who, d in (("collector", ours), ("bare6", bare))
-        for what, v in d.items()
+    figures = {
+        f"{who}_{what}_{stat}_ms": round(reduce(values) * 1e3, 3)
+        for who, measured in (("collector", ours), ("bare6", bare))
+        for what, values in measured.items()
+        for stat, reduce in (("mean", statistics.mean), ("p50", statistics.median))
     }
     return {
         "gpus": len(devices),
-        **p50,
+        "polls": polls,
+        **figures,
         "collector_wall": percentiles(ours["wall"]),
-        "collector_cpu_over_bare6_cpu": round(p50["collector_cpu_p50_ms"] / max(p50["bare6_cpu_p50_ms"], 1e-6), 2),
-        "collector_wall_over_bare6_wall": round(p50["collector_wall_p50_ms"] / max(p50["bare6_wall_p50_ms"], 1e-6), 2),
+        "collector_cpu_over_bare6_cpu": round(figures["collector_cpu_mean_ms"] / figures["bare6_cpu_mean_ms"], 2),
+        "collector_wall_over_bare6_wall": round(figures["collector_wall_mean_ms"] / figures["bare6_wall_mean_ms"], 2),
     }
 
 
 def scaling(one: dict[str, Any], every: dict[str, Any]) -> dict[str, Any]:
     """Wall time on every GPU over 1 GPU, and the CPU share of one core 8 GPUs every 5 s would take."""
     gpus = every["gpus"]
-    per_gpu = (every["collector_cpu_p50_ms"] - one["collector_cpu_p50_ms"]) / max(gpus - 1, 1)
-    fixed = one["collector_cpu_p50_ms"] - per_gpu
-    estimate_ms = fixed + BUDGET_GPUS * per_gpu if gpus > 1 else BUDGET_GPUS * one["collector_cpu_p50_ms"]
+    per_gpu = (every["collector_cpu_mean_ms"] - one["collector_cpu_mean_ms"]) / max(gpus - 1, 1)
+    fixed = max(one["collector_cpu_mean_ms"] - per_gpu, 0.0)
+    estimate_ms = fixed + BUDGET_GPUS * per_gpu if gpus > 1 else BUDGET_GPUS * one["collector_cpu_mean_ms"]
     share = estimate_ms / 1e3 / BUDGET_INTERVAL_S
     return {
-        "wall_every_over_one": round(every["collector_wall_p50_ms"] / one["collector_wall_p50_ms"], 2),
+        "wall_every_over_one": round(every["collector_wall_mean_ms"] / one["collector_wall_mean_ms"], 2),
         "cpu_ms_per_extra_gpu": round(per_gpu, 3),
         "cpu_ms_fixed": round(fixed, 3),
         "estimate_8_gpus_cpu_ms_per_poll": round(estimate_ms, 2),
@@ -348,8 +361,8 @@ def main() -> None:
     """Run every measurement and write bench.json (+ the live fixture) under --out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--polls", type=int, default=50)
-    parser.add_argument("--gap", type=float, default=0.2, help="seconds between polls")
+    parser.add_argument("--polls", type=int, default=60, help="polls per configuration (5 s of simulated time each)")
+    parser.add_argument("--gap", type=float, default=0.15, help="seconds between polls")
     parser.add_argument("--smi-runs", type=int, default=20)
     parser.add_argument("--load-s", type=float, default=10.0)
     parser.add_argument("--fake", action="store_true", help="run against tests/support/fakes (no GPU needed)")
@@ -373,6 +386,9 @@ def main() -> None:
     indices = [labels["gpu"] for labels in info]
     one = poll_cost(module, indices[:1], args.polls, args.gap)
     every = poll_cost(module, indices, args.polls, args.gap)
+    # The same without the utilization samples (nvmlDeviceGetUtilizationRates alone), to price them.
+    one_rates = poll_cost(module, indices[:1], args.polls, args.gap, sampled=False)
+    every_rates = poll_cost(module, indices, args.polls, args.gap, sampled=False)
     bare = BarePoller(module, args.gap * 2)
     timings: dict[str, list[float]] = {}
     for _ in range(20):
@@ -389,6 +405,9 @@ def main() -> None:
         "one_gpu": one,
         "every_gpu": every,
         "scaling": scaling(one, every),
+        "one_gpu_without_samples": one_rates,
+        "every_gpu_without_samples": every_rates,
+        "scaling_without_samples": scaling(one_rates, every_rates),
         "bare_call_p50_us_per_poll": {
             name: round(statistics.median(t) * 1e6 * len(t) / 20, 1) for name, t in sorted(timings.items())
         },

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 from exporter.family import Family
@@ -55,6 +54,7 @@ class GpuCollector:
         *,
         engine_type: str = "unknown",
         devices: Devices = ALL_DEVICES,
+        sampled_utilization: bool = True,
         stall_after_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -66,9 +66,11 @@ class GpuCollector:
         if isinstance(devices, str) and devices not in (ALL_DEVICES, ENGINE_DEVICES):
             raise ValueError(f"devices: {devices!r} is neither {ALL_DEVICES!r}, {ENGINE_DEVICES!r} nor a list")
         self._devices = devices if isinstance(devices, str) else frozenset(devices)
+        # Utilization as the mean of the driver's samples since the last poll (~2.8 ms of CPU per GPU on H200), or
+        # the driver's last sample period from nvmlDeviceGetUtilizationRates (microseconds), as nvidia-smi shows.
+        self._sampled_utilization = sampled_utilization
         # GPUs an engine process was seen on (ENGINE_DEVICES); kept through engine restarts so series do not flap.
         self._claimed: set[str] = set()
-        self._pool: ThreadPoolExecutor | None = None
         # A poll running this long is wedged in a driver call: the collector reports itself down.
         self._stall_after_s = stall_after_s if stall_after_s is not None else max(3 * interval_s, 15.0)
         self._clock = clock
@@ -128,11 +130,10 @@ class GpuCollector:
             self._reinitialise()
         engine_of_pid = self._engine_of_pid()
         readers = list(self._readers)
-        # One worker per GPU: NVML calls release the GIL, so GPUs answer side by side instead of one after another.
-        if self._pool is not None:
-            results = list(self._pool.map(lambda reader: self._read(reader, engine_of_pid), readers))
-        else:
-            results = [self._read(reader, engine_of_pid) for reader in readers]
+        # One GPU after the other. A thread per GPU was measured on 2x H200 (issue 19): NVML's costly calls spin on
+        # the CPU and serialise (2 GPUs took 1.93x the wall time of 1), and nvmlGpmMetricsGet crashed the process
+        # when two threads called it.
+        results = [self._read(reader, engine_of_pid) for reader in readers]
         points: list[Point] = []
         for reader, result in zip(readers, results, strict=True):
             if isinstance(result, NvmlDownError):
@@ -236,8 +237,6 @@ class GpuCollector:
             self._open(index)
         if not self._readers:
             log.warning("NVML sees no GPU (%d listed); a container sees only the GPUs injected into it", count)
-        if len(self._readers) > 1:
-            self._pool = ThreadPoolExecutor(max_workers=len(self._readers), thread_name_prefix="gpu-poll")
         handles = {handle_key(r.guard.handle): r.identity.labels for r in self._readers}
         self._watcher = XidWatcher(nvml, handles, self._xids, [r.guard.handle for r in self._readers])
         self._schedule_init(success=bool(self._readers) and not self._lost)
@@ -247,7 +246,16 @@ class GpuCollector:
         assert nvml is not None and self._kinds is not None
         try:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            reader = GpuReader(nvml, index, handle, self._kinds, self.interval_s, self._wall_clock, clock=self._clock)
+            reader = GpuReader(
+                nvml,
+                index,
+                handle,
+                self._kinds,
+                self.interval_s,
+                self._wall_clock,
+                clock=self._clock,
+                sampled_utilization=self._sampled_utilization,
+            )
         except (nvml.NVMLError, DeviceLostError, NvmlDownError) as error:
             log.warning("GPU %d cannot be opened: %s", index, error)
             return
@@ -265,9 +273,6 @@ class GpuCollector:
         self._schedule_init(success=False)
 
     def _teardown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()  # idle: every poll waits for its workers, and teardown runs under the poll lock
-            self._pool = None
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None

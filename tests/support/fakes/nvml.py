@@ -69,8 +69,6 @@ class FakeGpu:
     lost: bool = False
     block: threading.Event | None = None  # calls named in blocking wait until this is set
     blocking: frozenset[str] = frozenset()
-    # Shared by several GPUs: nvmlDeviceGetPowerUsage waits there until each of them has called it.
-    rendezvous: threading.Barrier | None = None
 
     @classmethod
     def from_capture(cls, path: Path = H100_CAPTURE, *, loaded: bool = False, uuid: str | None = None) -> FakeGpu:
@@ -159,7 +157,7 @@ class FakeNvml:
         self.free_samples = 0
         self.free_event_sets = 0
         self.missing: set[str] = set()  # functions the "binding" lacks (AttributeError)
-        self._gpm_thread = threading.local()  # GPUs are polled side by side: each worker pairs its own calls
+        self.last_gpm_gpu: FakeGpu | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name in self.missing:
@@ -289,9 +287,6 @@ class FakeNvml:
         return v1
 
     def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
-        rendezvous = self.gpus[handle.index].rendezvous
-        if rendezvous is not None:
-            rendezvous.wait(timeout=2.0)  # BrokenBarrierError when the GPUs are read one after another
         return int(self._gpu("nvmlDeviceGetPowerUsage", handle).values["nvmlDeviceGetPowerUsage"])
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeHandle) -> int:
@@ -361,17 +356,16 @@ class FakeNvml:
 
     def nvmlGpmSampleGet(self, handle: FakeHandle, sample: Any) -> Any:
         self._gpu("nvmlGpmSampleGet", handle)
-        self._gpm_thread.gpu = self.gpus[handle.index]
+        self.last_gpm_gpu = self.gpus[handle.index]
         return sample
 
     def nvmlGpmMetricsGet(self, request: Any) -> Any:
         self._library("nvmlGpmMetricsGet")
-        gpu: FakeGpu | None = getattr(self._gpm_thread, "gpu", None)
-        assert gpu is not None, "nvmlGpmMetricsGet before any nvmlGpmSampleGet on this thread"
+        assert self.last_gpm_gpu is not None, "nvmlGpmMetricsGet before any nvmlGpmSampleGet"
         by_id = {getattr(pynvml, f"NVML_GPM_METRIC_{name}"): name for name in _GPM_NAMES}
         for slot in range(request.numMetrics):
             metric = request.metrics[slot]
-            metric.value = gpu.gpm_percent[by_id[metric.metricId]]
+            metric.value = self.last_gpm_gpu.gpm_percent[by_id[metric.metricId]]
             metric.nvmlReturn = 0
         return request
 

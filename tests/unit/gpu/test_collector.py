@@ -114,10 +114,11 @@ def test_not_supported_call_is_asked_once_and_its_series_is_absent() -> None:
     assert collector.up
 
 
-def test_not_supported_fields_leave_the_batch_after_the_first_poll() -> None:
+def test_not_supported_fields_leave_the_batch_after_the_first_poll(clock: Clock) -> None:
     nvml = FakeNvml([FakeGpu.from_capture()])
-    collector = GpuCollector(nvml=nvml)
+    collector = GpuCollector(nvml=nvml, clock=clock)
     collector.poll()
+    clock.now += 15.0  # the counter batch (energy, NVLink bytes) is due again
     collector.poll()
     energy = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
     per_poll = [{field for field, _ in request} for request in nvml.field_requests]
@@ -150,6 +151,13 @@ def test_utilization_falls_back_to_the_rates_without_samples() -> None:
     families = poll(GpuCollector(nvml=FakeNvml([gpu])))
     assert value(families, "llm_gpu_utilization_ratio") == 1.0
     assert value(families, "llm_gpu_memory_bandwidth_utilization_ratio") == pytest.approx(0.29)
+
+
+def test_without_sampled_utilization_the_rates_answer_and_no_samples_are_asked() -> None:
+    nvml = FakeNvml([FakeGpu.from_capture(loaded=True)])
+    families = poll(GpuCollector(nvml=nvml, sampled_utilization=False))
+    assert value(families, "llm_gpu_utilization_ratio") == 1.0
+    assert nvml.calls["nvmlDeviceGetSamples"] == 0
 
 
 def test_gpm_ratios_appear_from_the_second_poll_on_hopper_only() -> None:
@@ -316,7 +324,7 @@ def test_a_wedged_call_does_not_stall_families_and_marks_the_collector_down(cloc
     stuck = threading.Thread(target=collector.poll)
     stuck.start()
     try:
-        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 3)  # the first poll's two batches, then stuck
+        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 4)  # the first poll's three batches, then stuck
         started = time.monotonic()
         assert collector.families() == good
         collector.poll()  # the scheduler's next run returns at once instead of queueing behind the stuck one
@@ -425,13 +433,19 @@ def test_fault_counters_are_read_once_per_slow_interval_and_repeated_between(clo
     assert nvml.calls["nvmlDeviceGetRemappedRows"] == 2
 
 
-def test_gpus_are_read_side_by_side() -> None:
-    gpus = two_gpus()
-    gpus[0].rendezvous = gpus[1].rendezvous = threading.Barrier(2)
-    collector = GpuCollector(nvml=FakeNvml(gpus))
-    families = poll(collector)  # read one after the other, the first GPU would wait alone and break the barrier
-    assert len(values(families, "llm_gpu_power_watts")) == 2
-    collector.close()
+def test_energy_and_other_counters_are_read_every_15_s_and_held_between(clock: Clock) -> None:
+    nvml = FakeNvml([FakeGpu.from_capture()])
+    collector = GpuCollector(interval_s=5.0, nvml=nvml, clock=clock)
+    collector.poll()
+    assert value(collector.families(), "llm_gpu_energy_joules_total") == 2625.891
+    energy = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
+    nvml.gpus[0].fields[energy] = (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, 2_700_000)  # 74 J later
+    for _ in range(2):
+        clock.now += 5.0
+        assert value(poll(collector), "llm_gpu_energy_joules_total") == 2625.891
+        assert value(collector.families(), "llm_gpu_power_watts") == pytest.approx(70.82)  # gauges: every poll
+    clock.now += 5.0
+    assert value(poll(collector), "llm_gpu_energy_joules_total") == 2700
 
 
 @pytest.mark.parametrize("chosen", [["1"], ["GPU-second-h200"]])
