@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pynvml
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from exporter import schema
 from exporter.exposition import render
 from exporter.family import Family
 from exporter.gpu import GpuCollector
@@ -395,6 +397,25 @@ def test_the_live_fixtures_parse_and_use_only_schema_names() -> None:
         lines = fixture.read_text().splitlines()
         assert lines[0].startswith("# source: ")
         assert {line.split()[2] for line in lines if line.startswith("# TYPE")} <= specs
+
+
+def test_the_live_engine_and_gpu_exposition_joins_the_engine_to_each_of_its_gpus() -> None:
+    """The exporter's /metrics beside llama.cpp split over 2x H200 (tests/e2e/test_gpu_engine_live.py)."""
+    path = Path(__file__).parents[2] / "fixtures" / "gpu" / "exporter-llamacpp-b11434-cuda-2x-h200.prom"
+    text = path.read_text()
+    assert text.startswith("# source: ")
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert {name.removesuffix("_total") for name in schema.BY_NAME} >= set(families)
+    tokens = [s.value for s in families["llm_generation_tokens"].samples if s.labels["engine_type"] == "llamacpp"]
+    assert tokens and tokens[0] > 0
+
+    def by_uuid(name: str) -> dict[str, float]:
+        return {s.labels["uuid"]: s.value for s in families[name].samples}
+
+    engine, used = by_uuid("llm_gpu_engine_memory_used_bytes"), by_uuid("llm_gpu_memory_used_bytes")
+    assert len(engine) == 2 and set(engine) == set(by_uuid("llm_gpu_up"))  # the engine's GPUs, each once
+    assert all(0 < engine[uuid] <= used[uuid] for uuid in engine)
+    assert len(by_uuid("llm_gpu_nvlink_transmit_bytes")) == 2
 
 
 def test_every_sample_has_its_schema_type_and_labels() -> None:
