@@ -364,7 +364,7 @@ def main() -> None:
     parser.add_argument("--polls", type=int, default=60, help="polls per configuration (5 s of simulated time each)")
     parser.add_argument("--gap", type=float, default=0.15, help="seconds between polls")
     parser.add_argument("--smi-runs", type=int, default=20)
-    parser.add_argument("--load-s", type=float, default=10.0)
+    parser.add_argument("--load-s", type=float, default=20.0, help="longer than the 15 s counter cadence")
     parser.add_argument("--fake", action="store_true", help="run against tests/support/fakes (no GPU needed)")
     parser.add_argument("--min-site", type=Path, help="a --target site holding only the project's dependencies")
     args = parser.parse_args()
