@@ -178,9 +178,13 @@ def _choice(options: tuple[str, ...]) -> Any:
 
 def gpu_devices(text: str) -> str:
     """Check a gpu.devices value: auto, engine, all, or a comma-separated list of NVML indices or GPU UUIDs."""
+    if text in ("auto", "engine", "all"):
+        return text
     items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise ValueError(f"must be auto, engine, all or a comma-separated list of GPU indices or UUIDs, got {text!r}")
+    if not all(item.isdigit() or item.startswith("GPU-") for item in items):
+        raise ValueError(
+            f"must be auto, engine, all or a comma-separated list of GPU indices or UUIDs (GPU-…), got {text!r}"
+        )
     return ",".join(items)
 
 
