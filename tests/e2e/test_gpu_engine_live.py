@@ -47,7 +47,7 @@ LAYOUTS = {
     "one-gpu": ("0", ["-ngl", "99"]),
     "split-layer": ("0,1", ["-ngl", "99", "--split-mode", "layer", "--tensor-split", "1,1"]),
 }
-# GPU families a dashboard reads that may be absent under load, and when.
+# Why the Xid panels may be empty under load.
 NO_XID = "no Xid error happened during the test (the counter appears with the first one)"
 
 
@@ -133,6 +133,7 @@ def write_out(name: str, text: str) -> None:
 
 @pytest.fixture(scope="module", params=list(LAYOUTS))
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """llama-server in one layout, the exporter and Prometheus, under load for a minute before the tests read."""
     skip_without_nvml()
     layout = request.param
     visible, placement = LAYOUTS[layout]
