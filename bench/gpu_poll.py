@@ -2,8 +2,8 @@
 
 Measures, interleaved so drift hits both sides alike, one collector poll against the six core NVML calls made
 bare (utilization, memory, power, energy, temperature, SM clock) on 1 GPU and on every GPU: process CPU time
-and wall time per poll, their ratios, the wall time on N GPUs over 1 GPU (target <= 1.2: GPUs are read side by
-side), and the CPU share of one core that 8 GPUs polled every 5 s would take (target <= 1 %). Also the CPU and
+and wall time per poll, their ratios, the wall time on N GPUs over 1 GPU (target <= 1.2), and the CPU share of
+one core that 8 GPUs polled every 5 s would take (target <= 1 %), with and without utilization samples. Also the CPU and
 wall time of each bare NVML call the collector makes, `nvidia-smi --query-gpu` for comparable fields, the RSS of
 a process running the collector (in this interpreter's environment and, with --min-site, in a site holding only
 the project's dependencies), and, under a short load, the exposition written as <gpu>-live.prom.
