@@ -1,10 +1,13 @@
 """Benchmark the GPU collector on real GPUs and write the live exposition fixture.
 
-Measures, interleaved so drift hits both sides alike, the collector's poll time per GPU against the bare NVML
-calls for the same values (target ratio <= 1.3; with a per-call breakdown of the bare poll), and against
-`nvidia-smi --query-gpu` for comparable fields (expect >= 4x faster); the RSS of a process running the collector
-(target <= 60 MB); and, under a short load, the exposition written as <gpu>-live.prom.
-Usage: python3 bench/gpu_poll.py --out DIR [--fake]  (--fake: against the test fake, to check the script itself)
+Measures, interleaved so drift hits both sides alike, one collector poll against the six core NVML calls made
+bare (utilization, memory, power, energy, temperature, SM clock) on 1 GPU and on every GPU: process CPU time
+and wall time per poll, their ratios, the wall time on N GPUs over 1 GPU (target <= 1.2), and the CPU share of
+one core that 8 GPUs polled every 5 s would take (target <= 1 %), with and without utilization samples. Also the CPU and
+wall time of each bare NVML call the collector makes, `nvidia-smi --query-gpu` for comparable fields, the RSS of
+a process running the collector (in this interpreter's environment and, with --min-site, in a site holding only
+the project's dependencies), and, under a short load, the exposition written as <gpu>-live.prom.
+Usage: python3 bench/gpu_poll.py --out DIR [--min-site DIR] [--fake]  (--fake: against the test fake)
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ SMI_FIELDS = (
     "ecc.errors.uncorrected.aggregate.total,remapped_rows.correctable,remapped_rows.uncorrectable"
 )
 RSS_PROGRAM = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, {root!r})
+from bench.procfs import largest_mappings, memory_mb
 def rss_mb():
-    status = dict(line.split(":", 1) for line in open("/proc/self/status") if line.startswith(("VmRSS", "VmHWM")))
-    return int(status["VmRSS"].split()[0]) // 1024, int(status["VmHWM"].split()[0]) // 1024
+    return memory_mb(os.getpid())
 stages = {{"python": rss_mb()}}
 {imports}
 from exporter.gpu import GpuCollector
@@ -64,7 +67,9 @@ for _ in range(20):
     collector.poll()
     render(collector.families())
 stages["after_20_polls_and_renders"] = rss_mb()
-print(json.dumps({{"rss_hwm_mb_by_stage": stages, "collector_up": collector.up}}))
+mappings = largest_mappings(os.getpid())
+figures = {{"rss_mb_by_stage": stages, "largest_mappings_mb": mappings, "collector_up": collector.up}}
+print(json.dumps(figures), flush=True)
 collector.close()
 pynvml.nvmlShutdown()
 """
@@ -96,11 +101,12 @@ class BarePoller:
         def call(name: str, *args: Any) -> Any:
             if timings is None:
                 return getattr(nvml, name)(*args)
-            start = time.perf_counter()
+            cpu, start = time.thread_time(), time.perf_counter()
             try:
                 return getattr(nvml, name)(*args)
             finally:
                 timings.setdefault(name, []).append(time.perf_counter() - start)
+                timings.setdefault(f"{name} cpu", []).append(time.thread_time() - cpu)
 
         for index, handle in enumerate(self.handles):
             try:
@@ -150,19 +156,88 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def time_polls(collector: GpuCollector, bare: BarePoller, polls: int, gap_s: float) -> tuple[list[float], list[float]]:
-    """Alternate collector and bare polls, gap_s apart so each finds fresh utilization samples."""
-    ours, theirs = [], []
+SIX_CORE_CALLS = (
+    ("nvmlDeviceGetUtilizationRates",),
+    ("nvmlDeviceGetMemoryInfo", "nvmlMemory_v2"),
+    ("nvmlDeviceGetPowerUsage",),
+    ("nvmlDeviceGetTotalEnergyConsumption",),
+    ("nvmlDeviceGetTemperatureV", "NVML_TEMPERATURE_GPU"),
+    ("nvmlDeviceGetClockInfo", "NVML_CLOCK_SM"),
+)
+# The budget: a poll of 8 GPUs every 5 s may take 1 % of one core.
+BUDGET_GPUS, BUDGET_INTERVAL_S, BUDGET_CORE_SHARE = 8, 5.0, 0.01
+
+
+def six_core_calls(nvml: ModuleType, handles: list[Any]) -> None:
+    """The six core reads of every GPU, one after another, with nothing around them."""
+    for handle in handles:
+        for name, *constants in SIX_CORE_CALLS:
+            getattr(nvml, name)(handle, *(getattr(nvml, c) for c in constants))
+
+
+def timed(poll: Any, wall: list[float], cpu: list[float]) -> None:
+    """Run poll() once, appending its wall time and this process's CPU time (every thread) to the lists."""
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    poll()
+    wall.append(time.perf_counter() - wall_start)
+    cpu.append(time.process_time() - cpu_start)
+
+
+def poll_cost(nvml: ModuleType, devices: list[str], polls: int, gap_s: float, sampled: bool = True) -> dict[str, Any]:
+    """Collector poll against the bare six core calls on `devices`, interleaved: CPU and wall per poll and ratios.
+
+    The collector's clock moves BUDGET_INTERVAL_S per poll, so values read on slower cadences (CADENCE_S) come
+    due as often as they would at that interval; means, not medians, then carry their share of the cost."""
+    simulated = [0.0]
+    collector = GpuCollector(
+        interval_s=BUDGET_INTERVAL_S,
+        nvml=nvml,
+        devices=devices,
+        sampled_utilization=sampled,
+        clock=lambda: simulated[0],
+    )
+    collector.poll()  # NVML init, identity and static values: once per collector, not per poll
+    handles = [nvml.nvmlDeviceGetHandleByIndex(int(index)) for index in devices]
+    ours: dict[str, list[float]] = {"wall": [], "cpu": []}
+    bare: dict[str, list[float]] = {"wall": [], "cpu": []}
     for _ in range(polls):
+        simulated[0] += BUDGET_INTERVAL_S
         time.sleep(gap_s)
-        start = time.perf_counter()
-        collector.poll()
-        ours.append(time.perf_counter() - start)
+        timed(collector.poll, ours["wall"], ours["cpu"])
         time.sleep(gap_s)
-        start = time.perf_counter()
-        bare.poll()
-        theirs.append(time.perf_counter() - start)
-    return ours, theirs
+        timed(lambda: six_core_calls(nvml, handles), bare["wall"], bare["cpu"])
+    collector.close()
+    figures = {
+        f"{who}_{what}_{stat}_ms": round(reduce(values) * 1e3, 3)
+        for who, measured in (("collector", ours), ("bare6", bare))
+        for what, values in measured.items()
+        for stat, reduce in (("mean", statistics.mean), ("p50", statistics.median))
+    }
+    return {
+        "gpus": len(devices),
+        "polls": polls,
+        **figures,
+        "collector_wall": percentiles(ours["wall"]),
+        "collector_cpu_over_bare6_cpu": round(figures["collector_cpu_mean_ms"] / figures["bare6_cpu_mean_ms"], 2),
+        "collector_wall_over_bare6_wall": round(figures["collector_wall_mean_ms"] / figures["bare6_wall_mean_ms"], 2),
+    }
+
+
+def scaling(one: dict[str, Any], every: dict[str, Any]) -> dict[str, Any]:
+    """Wall time on every GPU over 1 GPU, and the CPU share of one core 8 GPUs every 5 s would take."""
+    gpus = every["gpus"]
+    per_gpu = (every["collector_cpu_mean_ms"] - one["collector_cpu_mean_ms"]) / max(gpus - 1, 1)
+    fixed = max(one["collector_cpu_mean_ms"] - per_gpu, 0.0)
+    estimate_ms = fixed + BUDGET_GPUS * per_gpu if gpus > 1 else BUDGET_GPUS * one["collector_cpu_mean_ms"]
+    share = estimate_ms / 1e3 / BUDGET_INTERVAL_S
+    return {
+        "wall_every_over_one": round(every["collector_wall_mean_ms"] / one["collector_wall_mean_ms"], 2),
+        "cpu_ms_per_extra_gpu": round(per_gpu, 3),
+        "cpu_ms_fixed": round(fixed, 3),
+        "estimate_8_gpus_cpu_ms_per_poll": round(estimate_ms, 2),
+        "estimate_8_gpus_core_share_at_5s": round(share, 5),
+        "within_budget": share <= BUDGET_CORE_SHARE,
+    }
 
 
 def time_smi(runs: int) -> dict[str, Any]:
@@ -190,18 +265,28 @@ def time_smi(runs: int) -> dict[str, Any]:
     }
 
 
-def measure_rss(root: Path) -> dict[str, Any]:
-    """RSS and high-water mark (MB) of a fresh process running the collector, by stage; alone and with the
-    daemon's other heavy imports."""
-    result = {}
-    for label, imports in (("collector_only", ""), ("with_daemon_imports", "import httpx, yaml, prometheus_client")):
-        out = subprocess.run(
-            [sys.executable, "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        result[label] = json.loads(out)
+def measure_rss(root: Path, min_site: Path | None) -> dict[str, Any]:
+    """RSS and high-water mark (MB) of a fresh process running the collector, by stage: alone and with the daemon's
+    other heavy imports, in this interpreter's environment and (given min_site) with only the project's deps."""
+    environments: dict[str, tuple[list[str], dict[str, str]]] = {"this_environment": ([sys.executable], {})}
+    if min_site is not None:  # -S: no site-packages; the dependencies come from min_site alone
+        environments["project_deps_only"] = ([sys.executable, "-S"], {"PYTHONPATH": str(min_site)})
+    result: dict[str, Any] = {}
+    for environment, (python, extra) in environments.items():
+        for label, imports in (
+            ("collector_only", ""),
+            ("with_daemon_imports", "import httpx, yaml, prometheus_client"),
+        ):
+            run = subprocess.run(
+                [*python, "-X", "faulthandler", "-c", RSS_PROGRAM.format(root=str(root), imports=imports)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **extra},
+            )
+            figures = json.loads(run.stdout) if run.stdout.strip() else {}
+            if run.returncode != 0:  # the figures print before shutdown; keep them and say how it ended
+                figures |= {"returncode": run.returncode, "stderr_tail": run.stderr[-3000:]}
+            result[f"{environment}/{label}"] = figures
     return result
 
 
@@ -252,61 +337,99 @@ def live_exposition(load_s: float, nvml: ModuleType | None) -> tuple[str, dict[s
     return render(last), summary
 
 
+def direct_energy_rate(nvml: ModuleType, seconds: float) -> dict[str, Any]:
+    """Energy rate from nvmlDeviceGetTotalEnergyConsumption over `seconds`, beside nvmlDeviceGetPowerUsage's mean:
+    a cross-check of the field batch's energy under the same load."""
+    nvml.nvmlInit()
+    handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+    start, before = time.perf_counter(), [nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in handles]
+    powers: list[list[float]] = [[] for _ in handles]
+    while time.perf_counter() - start < seconds:
+        time.sleep(0.25)
+        for samples, handle in zip(powers, handles, strict=True):
+            samples.append(nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0)
+    after = [nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in handles]
+    elapsed = time.perf_counter() - start
+    nvml.nvmlShutdown()
+    return {
+        "energy_rate_w": [round((b - a) / 1000.0 / elapsed, 1) for a, b in zip(before, after, strict=True)],
+        "mean_power_w": [round(statistics.mean(samples), 1) for samples in powers],
+    }
+
+
 def main() -> None:
     """Run every measurement and write bench.json (+ the live fixture) under --out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--polls", type=int, default=50)
-    parser.add_argument("--gap", type=float, default=0.2, help="seconds between polls")
+    parser.add_argument("--polls", type=int, default=60, help="polls per configuration (5 s of simulated time each)")
+    parser.add_argument("--gap", type=float, default=0.15, help="seconds between polls")
     parser.add_argument("--smi-runs", type=int, default=20)
-    parser.add_argument("--load-s", type=float, default=10.0)
+    parser.add_argument("--load-s", type=float, default=20.0, help="longer than the 15 s counter cadence")
     parser.add_argument("--fake", action="store_true", help="run against tests/support/fakes (no GPU needed)")
+    parser.add_argument("--min-site", type=Path, help="a --target site holding only the project's dependencies")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parent.parent
     nvml = None
     if args.fake:
-        from tests.support.fakes.nvml import FakeGpu, FakeNvml
+        from tests.support.fakes.nvml import H200_CAPTURE, FakeGpu, FakeNvml
 
-        nvml = FakeNvml([FakeGpu.from_capture()])
+        nvml = FakeNvml([FakeGpu.from_capture(H200_CAPTURE), FakeGpu.from_capture(H200_CAPTURE, uuid="GPU-fake-2")])
     import pynvml
 
     module: Any = nvml if nvml is not None else pynvml
     collector = GpuCollector(interval_s=args.gap * 2, nvml=module)
     collector.poll()
+    collector.close()
     info = [s.labels for f in collector.families() if f.name == "llm_gpu_info" for s in f.samples]
     names = [labels["name"] for labels in info]
+    indices = [labels["gpu"] for labels in info]
+    one = poll_cost(module, indices[:1], args.polls, args.gap)
+    every = poll_cost(module, indices, args.polls, args.gap)
+    # The same without the utilization samples (nvmlDeviceGetUtilizationRates alone), to price them.
+    one_rates = poll_cost(module, indices[:1], args.polls, args.gap, sampled=False)
+    every_rates = poll_cost(module, indices, args.polls, args.gap, sampled=False)
     bare = BarePoller(module, args.gap * 2)
-    ours, theirs = time_polls(collector, bare, args.polls, args.gap)
     timings: dict[str, list[float]] = {}
     for _ in range(20):
         time.sleep(args.gap)
         bare.poll(timings)
     bare.close()
-    collector.close()
     gpus = len(names)
     result: dict[str, Any] = {
         "gpus": names,
         "driver": info[0]["driver_version"] if info else None,
         "python": platform.python_version(),
         "nvidia_ml_py": importlib.metadata.version("nvidia-ml-py"),
-        "collector_poll": percentiles(ours),
-        "bare_nvml_poll": percentiles(theirs),
-        "collector_per_gpu_p50_ms": round(statistics.median(ours) * 1e3 / gpus, 3),
-        "bare_per_gpu_p50_ms": round(statistics.median(theirs) * 1e3 / gpus, 3),
-        "ratio_collector_over_bare_p50": round(statistics.median(ours) / statistics.median(theirs), 3),
+        "cpu_count": os.cpu_count(),
+        "one_gpu": one,
+        "every_gpu": every,
+        "scaling": scaling(one, every),
+        "one_gpu_without_samples": one_rates,
+        "every_gpu_without_samples": every_rates,
+        "scaling_without_samples": scaling(one_rates, every_rates),
         "bare_call_p50_us_per_poll": {
             name: round(statistics.median(t) * 1e6 * len(t) / 20, 1) for name, t in sorted(timings.items())
         },
     }
+
+    def save() -> None:  # after each step: a step that fails or runs out of time leaves the earlier figures
+        (args.out / "bench.json").write_text(json.dumps(result, indent=1))
+
+    save()
     if not args.fake:
         result["nvidia_smi"] = time_smi(args.smi_runs)
         result["speedup_over_nvidia_smi_p50"] = round(
-            result["nvidia_smi"]["p50_ms"] / result["collector_poll"]["p50_ms"], 1
+            result["nvidia_smi"]["p50_ms"] / every["collector_wall_p50_ms"], 1
         )
-        result["rss_mb"] = measure_rss(root)
+        save()
+        result["rss_mb"] = measure_rss(root, args.min_site)
+        save()
     exposition, load = live_exposition(args.load_s, nvml)
     result["load"] = load
+    if not args.fake:
+        with gpu_load(args.load_s):
+            result["load"]["direct_nvml"] = direct_energy_rate(module, args.load_s - 2.0)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
     stem = slug(names) if names else "none"
     source = (
@@ -319,7 +442,7 @@ def main() -> None:
     if args.fake:
         source = f"# source: bench/gpu_poll.py --fake (tests/support/fakes/nvml.py, H100 capture) at {stamp}"
     (args.out / f"{stem}-live.prom").write_text(source + "\n" + exposition)
-    (args.out / "bench.json").write_text(json.dumps(result, indent=1))
+    save()
     print(json.dumps(result, indent=1))
 
 

@@ -61,3 +61,25 @@ def group_cpu_seconds(pgid: int) -> float:
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every live process in the group (shared pages counted once per process)."""
     return sum(_over_group(pgid, rss_bytes))
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS, VmHWM (peak), RssAnon and RssFile of a process, in MB (10**6 bytes)."""
+    fields = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    status = dict(line.split(":", 1) for line in lines if line.startswith(fields))
+    return {key: round(int(status[key].split()[0]) * 1024 / 1e6, 1) for key in fields}
+
+
+def largest_mappings(pid: int, count: int = 8) -> dict[str, float]:
+    """Resident MB by mapped file (or [heap], [anonymous]...) from /proc/<pid>/smaps, largest first."""
+    by_path: dict[str, int] = {}
+    path = "?"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's header line: range perms ... path
+            path = head[5] if len(head) > 5 else "[anonymous]"
+        elif head and head[0] == "Rss:":
+            by_path[path] = by_path.get(path, 0) + int(head[1])
+    top = sorted(by_path.items(), key=lambda item: -item[1])[:count]
+    return {name: round(kb * 1024 / 1e6, 1) for name, kb in top}

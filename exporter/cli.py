@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from exporter.config import (
     Config,
     ConfigError,
     from_flags,
+    gpu_devices,
     load_file,
     metrics_url,
     parse_duration,
@@ -125,6 +127,14 @@ def _run_parser() -> argparse.ArgumentParser:
         help="NVML GPU collector (default auto: on where a driver is found)",
     )
     parser.add_argument(
+        "--gpu.devices",
+        dest="gpu_devices",
+        type=gpu_devices,
+        default=None,
+        help="GPUs to report: engine (those the engine's processes use), all, or GPU indices/UUIDs, "
+        "comma-separated (default auto: engine when polling targets, all without targets)",
+    )
+    parser.add_argument(
         "--log.level",
         dest="log_level",
         default="info",
@@ -151,10 +161,21 @@ def _config(args: argparse.Namespace) -> Config:
     flag_targets = from_flags(args.target, args.interval, args.engine_type, args.model, args.target_names)
     config = with_flag_targets(config, flag_targets)
     if args.gpu is not None:
-        config = Config(
-            targets=config.targets, gpu=type(config.gpu)(args.gpu, config.gpu.interval), source=config.source
-        )
+        config = replace(config, gpu=replace(config.gpu, enabled=args.gpu))
+    if args.gpu_devices is not None:
+        config = replace(config, gpu=replace(config.gpu, devices=args.gpu_devices))
     return config
+
+
+def collector_devices(config: Config) -> str | list[str]:
+    """What GpuCollector(devices=...) gets: auto means the engine's own GPUs beside targets, every GPU without."""
+    from exporter.gpu.collector import ALL_DEVICES, ENGINE_DEVICES
+
+    if config.gpu.devices == "auto":
+        return ENGINE_DEVICES if config.targets else ALL_DEVICES
+    if config.gpu.devices in (ENGINE_DEVICES, ALL_DEVICES):
+        return config.gpu.devices
+    return config.gpu.devices.split(",")
 
 
 def _gpu_factory(config: Config) -> Callable[[float], Collector] | None:
@@ -163,7 +184,8 @@ def _gpu_factory(config: Config) -> Callable[[float], Collector] | None:
     from exporter.gpu import GpuCollector
     from exporter.gpu.pids import engine_pids
 
-    return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids)
+    devices = collector_devices(config)
+    return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids, devices=devices)
 
 
 def _reloader(args: argparse.Namespace, daemon: Daemon) -> Reload:

@@ -63,6 +63,8 @@ class GpuConfig:
 
     enabled: str = "auto"  # auto | true | false
     interval: float = 5.0
+    # auto | engine | all | comma-separated NVML indices or UUIDs; auto is engine with targets, all without
+    devices: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,18 @@ def _choice(options: tuple[str, ...]) -> Any:
     return convert
 
 
+def gpu_devices(text: str) -> str:
+    """Check a gpu.devices value: auto, engine, all, or a comma-separated list of NVML indices or GPU UUIDs."""
+    if text in ("auto", "engine", "all"):
+        return text
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() or item.startswith("GPU-") for item in items):
+        raise ValueError(
+            f"must be auto, engine, all or a comma-separated list of GPU indices or UUIDs (GPU-…), got {text!r}"
+        )
+    return ",".join(items)
+
+
 def _count(text: str) -> int:
     if not text.strip().isdigit():
         raise ValueError(f"must be a whole number (0 for no limit), got {text!r}")
@@ -251,12 +265,14 @@ def load(text: str, source: str) -> Config:
                     targets.append(target)
     gpu = GpuConfig()
     if "gpu" in top:
-        fields = reader.mapping(top["gpu"], "gpu", ("enabled", "interval"))
+        fields = reader.mapping(top["gpu"], "gpu", ("enabled", "interval", "devices"))
         if "enabled" in fields:
             enabled = reader.scalar(fields["enabled"], "gpu.enabled", _choice(("auto", "true", "false")), "auto")
             gpu = replace(gpu, enabled=enabled)
         if "interval" in fields:
             gpu = replace(gpu, interval=reader.scalar(fields["interval"], "gpu.interval", parse_duration, 5.0))
+        if "devices" in fields:
+            gpu = replace(gpu, devices=reader.scalar(fields["devices"], "gpu.devices", gpu_devices, "auto"))
     names = [t.name for t in targets]
     for index, name in enumerate(names):
         if name in names[:index]:

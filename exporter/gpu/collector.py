@@ -23,6 +23,11 @@ CLOSE_WAIT_S = 5.0
 
 EnginePids = Callable[[], Mapping[str, Collection[int]] | Collection[int]]
 
+# Which GPUs a collector reports (GpuCollector(devices=...)); anything else is a list of NVML indices or UUIDs.
+ALL_DEVICES = "all"  # every GPU NVML lists: bare metal, or one exporter per node
+ENGINE_DEVICES = "engine"  # only GPUs an engine process of this exporter has held memory on: a sidecar
+Devices = str | Collection[str]
+
 
 def _load_pynvml() -> ModuleType | None:
     try:
@@ -48,6 +53,8 @@ class GpuCollector:
         engine_pids: EnginePids | None = None,
         *,
         engine_type: str = "unknown",
+        devices: Devices = ALL_DEVICES,
+        sampled_utilization: bool = True,
         stall_after_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -56,6 +63,14 @@ class GpuCollector:
         self._nvml = nvml if nvml is not None else _load_pynvml()
         self._engine_pids = engine_pids
         self._engine_type = engine_type  # label for engine_pids that return a bare set of PIDs
+        if isinstance(devices, str) and devices not in (ALL_DEVICES, ENGINE_DEVICES):
+            raise ValueError(f"devices: {devices!r} is neither {ALL_DEVICES!r}, {ENGINE_DEVICES!r} nor a list")
+        self._devices = devices if isinstance(devices, str) else frozenset(devices)
+        # Utilization as the mean of the driver's samples since the last poll (~2.8 ms of CPU per GPU on H200), or
+        # the driver's last sample period from nvmlDeviceGetUtilizationRates (microseconds), as nvidia-smi shows.
+        self._sampled_utilization = sampled_utilization
+        # GPUs an engine process was seen on (ENGINE_DEVICES); kept through engine restarts so series do not flap.
+        self._claimed: set[str] = set()
         # A poll running this long is wedged in a driver call: the collector reports itself down.
         self._stall_after_s = stall_after_s if stall_after_s is not None else max(3 * interval_s, 15.0)
         self._clock = clock
@@ -114,22 +129,38 @@ class GpuCollector:
         if self._init_due(started):
             self._reinitialise()
         engine_of_pid = self._engine_of_pid()
+        readers = list(self._readers)
+        # One GPU after the other. A thread per GPU was measured on 2x H200 (issue 19): NVML's costly calls spin on
+        # the CPU and serialise (2 GPUs took 1.93x the wall time of 1), and nvmlGpmMetricsGet crashed the process
+        # when two threads called it.
+        results = [self._read(reader, engine_of_pid) for reader in readers]
         points: list[Point] = []
-        for reader in list(self._readers):
-            try:
-                points.extend(self._labelled(reader, reader.read(engine_of_pid)))
-            except DeviceLostError as error:
-                self._mark_lost(reader, error)
-            except NvmlDownError as error:
-                log.warning("NVML stopped working: %s; re-initialising with backoff", error)
+        for reader, result in zip(readers, results, strict=True):
+            if isinstance(result, NvmlDownError):
+                log.warning("NVML stopped working: %s; re-initialising with backoff", result)
                 self._teardown()
                 self._schedule_init(success=False)
                 points = []
                 break
+            if isinstance(result, Exception):
+                self._mark_lost(reader, result)
+            else:
+                points.extend(result)
         self._healthy = self._initialised and bool(self._readers)
         if self._healthy:
             self._last_success = self._wall_clock()
         self._publish(points, started)
+
+    def _read(self, reader: GpuReader, engine_of_pid: Mapping[int, str]) -> list[Point] | Exception:
+        """One GPU's labelled points (none for a GPU this collector does not report), or the error that ended it."""
+        try:
+            if self._devices == ENGINE_DEVICES and reader.identity.uuid not in self._claimed:
+                if not reader.holds_engine(engine_of_pid):
+                    return []
+                self._claimed.add(reader.identity.uuid)
+            return self._labelled(reader, reader.read(engine_of_pid))
+        except (DeviceLostError, NvmlDownError) as error:
+            return error
 
     def _labelled(self, reader: GpuReader, points: list[Point]) -> list[Point]:
         identity = reader.identity
@@ -215,12 +246,24 @@ class GpuCollector:
         assert nvml is not None and self._kinds is not None
         try:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            reader = GpuReader(nvml, index, handle, self._kinds, self.interval_s, self._wall_clock)
+            reader = GpuReader(
+                nvml,
+                index,
+                handle,
+                self._kinds,
+                self.interval_s,
+                self._wall_clock,
+                clock=self._clock,
+                sampled_utilization=self._sampled_utilization,
+            )
         except (nvml.NVMLError, DeviceLostError, NvmlDownError) as error:
             log.warning("GPU %d cannot be opened: %s", index, error)
             return
         self._lost.pop(reader.identity.uuid, None)
-        self._readers.append(reader)
+        if isinstance(self._devices, str) or {str(index), reader.identity.uuid} & self._devices:
+            self._readers.append(reader)
+        else:
+            reader.close()
 
     def _mark_lost(self, reader: GpuReader, error: Exception) -> None:
         log.warning("GPU %s (%s) lost: %s", reader.identity.index, reader.identity.uuid, error)

@@ -14,6 +14,10 @@ from exporter.gpu.gpm import GpmSampler, gpm_supported
 
 # Scope id meaning "all NVLink links" in a field-value request.
 ALL_LINKS = 0xFFFFFFFF
+# How often the values read less often than every poll are read again, by cadence. Counters' rates are taken over
+# minutes, and the energy counter alone costs ~3 ms of CPU per GPU (measured on H200, issue 19): read them every
+# 15 s. Fault counts (ECC, row remapping, PCIe replays) move only on a hardware fault: every 60 s.
+CADENCE_S = {"counter": 15.0, "fault": 60.0}
 
 
 class Point(NamedTuple):
@@ -25,19 +29,20 @@ class Point(NamedTuple):
 
 
 class FieldRow(NamedTuple):
-    """A field-value id read in the per-poll batch, and where its value goes."""
+    """A field-value id read in a field batch, and where its value goes."""
 
     field: str  # pynvml constant name
     scope: int
     family: str
     labels: dict[str, str]
     raw_per_unit: float  # divide by this (division keeps mJ -> J exact in decimal: 1234/1000, not 1234*1e-3)
+    cadence: str = "poll"  # "poll": every poll; else a CADENCE_S key
 
 
-# The per-poll field batch. Field-only values (memory temperature, clock-event time, NVLink bytes) plus the
-# counters that ride along at no extra driver cost; units per notes/gpu.md §2.4.
+# The field batches, one per cadence. Field-only values (memory temperature, clock-event time, NVLink bytes) plus
+# counters that ride along; units per notes/gpu.md §2.4.
 FIELD_ROWS = (
-    FieldRow("NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 0, "llm_gpu_energy_joules_total", {}, 1000.0),  # mJ
+    FieldRow("NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 0, "llm_gpu_energy_joules_total", {}, 1000.0, "counter"),  # mJ
     FieldRow("NVML_FI_DEV_MEMORY_TEMP", 0, "llm_gpu_temperature_celsius", {"sensor": "memory"}, 1.0),
     FieldRow(
         "NVML_FI_DEV_ECC_SBE_VOL_TOTAL",
@@ -45,6 +50,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "corrected", "counter": "volatile"},
         1.0,
+        cadence="fault",
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_DBE_VOL_TOTAL",
@@ -52,6 +58,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "uncorrected", "counter": "volatile"},
         1.0,
+        cadence="fault",
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_SBE_AGG_TOTAL",
@@ -59,6 +66,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "corrected", "counter": "aggregate"},
         1.0,
+        cadence="fault",
     ),
     FieldRow(
         "NVML_FI_DEV_ECC_DBE_AGG_TOTAL",
@@ -66,6 +74,7 @@ FIELD_ROWS = (
         "llm_gpu_ecc_errors_total",
         {"type": "uncorrected", "counter": "aggregate"},
         1.0,
+        cadence="fault",
     ),
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP",
@@ -73,6 +82,7 @@ FIELD_ROWS = (
         "llm_gpu_clock_event_seconds_total",
         {"reason": "sw_power_cap"},
         1e9,
+        "counter",
     ),  # ns
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_SYNC_BOOST",
@@ -80,6 +90,7 @@ FIELD_ROWS = (
         "llm_gpu_clock_event_seconds_total",
         {"reason": "sync_boost"},
         1e9,
+        "counter",
     ),
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_THERM_SLOWDOWN",
@@ -87,6 +98,7 @@ FIELD_ROWS = (
         "llm_gpu_clock_event_seconds_total",
         {"reason": "sw_thermal_slowdown"},
         1e9,
+        "counter",
     ),
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_THERM_SLOWDOWN",
@@ -94,6 +106,7 @@ FIELD_ROWS = (
         "llm_gpu_clock_event_seconds_total",
         {"reason": "hw_thermal_slowdown"},
         1e9,
+        "counter",
     ),
     FieldRow(
         "NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_BRAKE_SLOWDOWN",
@@ -101,10 +114,25 @@ FIELD_ROWS = (
         "llm_gpu_clock_event_seconds_total",
         {"reason": "hw_power_brake_slowdown"},
         1e9,
+        "counter",
     ),
-    FieldRow("NVML_FI_DEV_PCIE_REPLAY_COUNTER", 0, "llm_gpu_pcie_replays_total", {}, 1.0),
-    FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX", ALL_LINKS, "llm_gpu_nvlink_transmit_bytes_total", {}, 1 / 1024),
-    FieldRow("NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX", ALL_LINKS, "llm_gpu_nvlink_receive_bytes_total", {}, 1 / 1024),
+    FieldRow("NVML_FI_DEV_PCIE_REPLAY_COUNTER", 0, "llm_gpu_pcie_replays_total", {}, 1.0, cadence="fault"),
+    FieldRow(
+        "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX",
+        ALL_LINKS,
+        "llm_gpu_nvlink_transmit_bytes_total",
+        {},
+        1 / 1024,
+        "counter",
+    ),
+    FieldRow(
+        "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX",
+        ALL_LINKS,
+        "llm_gpu_nvlink_receive_bytes_total",
+        {},
+        1 / 1024,
+        "counter",
+    ),
 )
 
 # Clock-event reason bits (nvmlClocksEventReason*) -> reason label.
@@ -178,15 +206,23 @@ class GpuReader:
         kinds: ErrorKinds,
         interval_s: float,
         wall_clock: Callable[[], float] = time.time,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sampled_utilization: bool = True,
     ) -> None:
         self._nvml = nvml
         self.guard = CallGuard(nvml, handle, kinds)
         self._interval_s = interval_s
         self._wall_clock = wall_clock
+        self._clock = clock
+        self._sampled = sampled_utilization
         self.identity = read_identity(self.guard, index)
         self._static = self._read_static()
         self._reasons = self._supported_reasons()
-        self._fields = [row for row in FIELD_ROWS if hasattr(nvml, row.field)]
+        known = [row for row in FIELD_ROWS if hasattr(nvml, row.field)]
+        self._batches = {cadence: [row for row in known if row.cadence == cadence] for cadence in ("poll", *CADENCE_S)}
+        self._held: dict[str, list[Point]] = dict.fromkeys(CADENCE_S, [])
+        self._due = dict.fromkeys(CADENCE_S, 0.0)
         self._samples_since = 0
         self._gpm = GpmSampler(nvml, self.guard) if gpm_supported(nvml, self.guard) else None
 
@@ -217,8 +253,9 @@ class GpuReader:
         self._read_utilization(points)
         self._read_memory(points)
         self._read_power_and_thermals(points)
-        self._read_fields(points)
-        self._read_remapped_rows(points)
+        self._read_fields(points, self._batches["poll"], "poll")
+        for cadence in CADENCE_S:
+            points.extend(self._read_held(cadence))
         self._read_processes(points, engine_of_pid)
         if self._gpm is not None:
             points.extend(Point(family, {}, ratio) for family, ratio in self._gpm.read())
@@ -242,7 +279,7 @@ class GpuReader:
     def _read_utilization(self, points: list[Point]) -> None:
         # Memory-controller busy comes from the rates (one call, microseconds): its samples would cost another
         # ~2 ms per GPU, and on Hopper+ GPM's DRAM-active ratio is the interval average (notes/gpu.md §6.2).
-        gpu = self._sampled_utilization()
+        gpu = self._sampled_utilization() if self._sampled else None
         rates = self.guard.call("nvmlDeviceGetUtilizationRates")
         if gpu is None and rates is not None:
             gpu = rates.gpu / 100.0
@@ -289,12 +326,24 @@ class GpuReader:
                 for bit, reason in self._reasons
             )
 
-    def _read_fields(self, points: list[Point]) -> None:
-        rows = [row for row in self._fields if ("field", row.field) not in self.guard.unsupported]
+    def _read_held(self, cadence: str) -> list[Point]:
+        # Read again once the cadence has passed; the polls in between repeat the values held.
+        now = self._clock()
+        if now >= self._due[cadence]:
+            self._due[cadence] = now + CADENCE_S[cadence]
+            fresh: list[Point] = []
+            self._read_fields(fresh, self._batches[cadence], cadence)
+            if cadence == "fault":
+                self._read_remapped_rows(fresh)
+            self._held[cadence] = fresh
+        return self._held[cadence]
+
+    def _read_fields(self, points: list[Point], batch: list[FieldRow], name: str) -> None:
+        rows = [row for row in batch if ("field", row.field) not in self.guard.unsupported]
         if not rows:
             return
         ids = [(getattr(self._nvml, row.field), row.scope) for row in rows]
-        values = self.guard.call("nvmlDeviceGetFieldValues", ids, key="nvmlDeviceGetFieldValues")
+        values = self.guard.call("nvmlDeviceGetFieldValues", ids, key=("nvmlDeviceGetFieldValues", name))
         if values is None:
             return
         # The batch succeeds if any entry does: each entry's own return code decides (notes/gpu.md §2.2).
@@ -314,6 +363,11 @@ class GpuReader:
         points.append(Point("llm_gpu_remapped_rows_total", {"type": "uncorrected"}, float(uncorrected)))
         points.append(Point("llm_gpu_row_remap_pending", {}, float(pending)))
         points.append(Point("llm_gpu_row_remap_failed", {}, float(failed)))
+
+    def holds_engine(self, engine_of_pid: Mapping[int, str]) -> bool:
+        """Whether one of the engine's processes holds memory on this GPU now."""
+        processes = self.guard.call("nvmlDeviceGetComputeRunningProcesses") or []
+        return any(process.pid in engine_of_pid for process in processes)
 
     def _read_processes(self, points: list[Point], engine_of_pid: Mapping[int, str]) -> None:
         processes = self.guard.call("nvmlDeviceGetComputeRunningProcesses")

@@ -59,18 +59,23 @@ def sidecar() -> dict[str, Any]:
         "image": IMAGE,
         # Native sidecar: starts before the engine, keeps running beside it, stops after it.
         "restartPolicy": "Always",
-        # --gpu=false: a container sees only the GPUs the device plugin gives it, and the engine holds them all;
-        # deploy/kubernetes/README.md says how to let the sidecar read them.
         # --target.name: every replica's sidecar polls 127.0.0.1, so the pod's name (from the downward API, expanded
         # by the kubelet) is what keeps the replicas' series apart.
+        # GPUs: the default --gpu.devices (auto = engine beside a target) reports only the GPUs the engine's
+        # processes hold, so a sidecar that sees every GPU of the node still reports each GPU once (docs/gpu.md).
         "args": [
             f"--target=http://127.0.0.1:{ENGINE_PORT}",
             "--target.name=$(POD_NAME)",
             f"--engine.type={ENGINE_NAME}",
             f"--web.listen-address=:{PORT}",
-            "--gpu=false",
         ],
-        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            # The NVIDIA container runtime then mounts NVML and the node's GPUs without allocating any; where the
+            # runtime refuses this variable, the GPU collector reports itself down and engine metrics flow on.
+            {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
+            {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"},
+        ],
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/-/healthy", 10, 3),
         "readinessProbe": _http_probe("/-/ready", 5, 3),
@@ -114,7 +119,12 @@ def deployment() -> dict[str, Any]:
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": {**selector, **SCRAPE_LABEL}},
-                "spec": {"initContainers": [sidecar()], "containers": [_engine_container()]},
+                "spec": {
+                    # The sidecar finds the engine's processes (and so its GPUs) in the pod's shared /proc.
+                    "shareProcessNamespace": True,
+                    "initContainers": [sidecar()],
+                    "containers": [_engine_container()],
+                },
             },
         },
     }

@@ -226,7 +226,10 @@ def start_stack(workdir: Path, engines: dict[str, Any], live: EngineServer | Non
                 started.append(server)
         dead = f"127.0.0.1:{free_port()}"
         urls = [server.url if server is not live else live.base_url for server in engines.values()]
-        exporter = ExporterProcess([*urls, f"http://{dead}"], workdir, interval=POLL_INTERVAL)
+        # Every GPU: the engines are replays, so no engine process holds a GPU for the default (engine) to find.
+        exporter = ExporterProcess(
+            [*urls, f"http://{dead}"], workdir, interval=POLL_INTERVAL, extra_args=["--gpu.devices", "all"]
+        )
         exporter.start()
         started.append(exporter)
         config = {

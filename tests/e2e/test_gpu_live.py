@@ -12,11 +12,14 @@ import pytest
 from bench.gpu_load import gpu_load
 from exporter.family import Family
 from exporter.gpu import GpuCollector
+from exporter.gpu.device import CADENCE_S
 from tests.support.nvml import skip_without_nvml
 
 pytestmark = pytest.mark.gpu
 
 LOAD_S = 8.0
+# Energy and NVLink bytes are read every CADENCE_S["counter"] seconds: a window for their rates spans one reading.
+COUNTER_WINDOW_S = CADENCE_S["counter"] + 1.0
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +78,13 @@ def test_idle_values_are_plausible(collector: GpuCollector) -> None:
 
 
 def test_load_moves_energy_utilization_gpm_and_engine_memory(collector: GpuCollector) -> None:
-    with gpu_load(LOAD_S) as load:
+    with gpu_load(COUNTER_WINDOW_S + 2.0) as load:
         attributed = GpuCollector(interval_s=1.0, engine_pids=lambda: {"bench-load": {load.pid}})
         try:
             attributed.poll()
             before = attributed.families()
             started = time.monotonic()
-            time.sleep(LOAD_S / 2)
+            time.sleep(COUNTER_WINDOW_S)
             attributed.poll()
             during = attributed.families()
             elapsed = time.monotonic() - started
@@ -92,7 +95,7 @@ def test_load_moves_energy_utilization_gpm_and_engine_memory(collector: GpuColle
     power = by_uuid(during, "llm_gpu_power_watts")
     for uuid, joules in energy_before.items():
         rate = (energy_during[uuid] - joules) / elapsed
-        assert rate > 100, f"{uuid}: {rate:.0f} W of energy under a matmul load"
+        assert rate > 100, f"{uuid}: {rate:.0f} W of energy, {power[uuid]:.0f} W of power under a matmul load"
         assert 0.5 * power[uuid] < rate < 1.5 * power[uuid]
         assert by_uuid(during, "llm_gpu_utilization_ratio")[uuid] > 0.5
         assert by_uuid(during, "llm_gpu_sm_active_ratio")[uuid] > 0.3  # Hopper: GPM is on
@@ -109,6 +112,7 @@ def test_nvlink_counters_rise_with_peer_copies(collector: GpuCollector) -> None:
     assert len(before) >= 2, "NVLink throughput fields missing on a multi-GPU machine"
     with gpu_load(LOAD_S / 2):
         pass  # leaving waits for the load to finish
+    time.sleep(COUNTER_WINDOW_S)  # the next poll reads the NVLink counters again
     collector.poll()
     after = by_uuid(collector.families(), "llm_gpu_nvlink_transmit_bytes_total")
     assert all(after[uuid] - sent > 2**30 for uuid, sent in before.items()), (before, after)

@@ -13,6 +13,7 @@ import struct
 from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.support.deps import INSTALL_HINT, MissingTestDependencyError, cache_dir
 from tests.support.engines import EngineServer
@@ -26,8 +27,23 @@ CONTEXT = 16384  # all slots together; a character-level vocabulary makes prompt
 HTTP_THREADS = 16
 STARTUP_TIMEOUT = 60.0
 
-# Model shape: small enough to load in milliseconds, large enough to take measurable time per token.
-EMBED, LAYERS, HEADS, KV_HEADS, FFN = 64, 2, 4, 2, 128
+
+class Shape(NamedTuple):
+    """A Llama's dimensions."""
+
+    embed: int
+    layers: int
+    heads: int
+    kv_heads: int
+    ffn: int
+
+
+# Small enough to load in milliseconds, large enough to take measurable time per token.
+TINY = Shape(embed=64, layers=2, heads=4, kv_heads=2, ffn=128)
+# About 0.8 B parameters (3.2 GB in f32): keeps an H200 busy under a few concurrent requests (issue 19).
+GPU_SIZED = Shape(embed=2048, layers=16, heads=16, kv_heads=8, ffn=5632)
+# Random values drawn per tensor; a larger tensor repeats them, so a GPU-sized model is written in seconds.
+_DRAWN = 1 << 16
 BOS, EOS = 1, 2
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -62,7 +78,7 @@ def _string(text: str) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-def _metadata(tokens: list[tuple[str, int]]) -> Iterator[bytes]:
+def _metadata(tokens: list[tuple[str, int]], shape: Shape) -> Iterator[bytes]:
     def scalar(key: str, kind: int, fmt: str, value: object) -> bytes:
         return _string(key) + struct.pack("<I", kind) + struct.pack(fmt, value)
 
@@ -76,12 +92,12 @@ def _metadata(tokens: list[tuple[str, int]]) -> Iterator[bytes]:
     yield _string("general.name") + struct.pack("<I", _STRING) + _string(SERVED_MODEL)
     for key, value in (
         ("context_length", CONTEXT),
-        ("embedding_length", EMBED),
-        ("block_count", LAYERS),
-        ("feed_forward_length", FFN),
-        ("attention.head_count", HEADS),
-        ("attention.head_count_kv", KV_HEADS),
-        ("rope.dimension_count", EMBED // HEADS),
+        ("embedding_length", shape.embed),
+        ("block_count", shape.layers),
+        ("feed_forward_length", shape.ffn),
+        ("attention.head_count", shape.heads),
+        ("attention.head_count_kv", shape.kv_heads),
+        ("rope.dimension_count", shape.embed // shape.heads),
         ("vocab_size", len(tokens)),
     ):
         yield scalar(f"llama.{key}", _UINT32, "<I", value)
@@ -96,27 +112,28 @@ def _metadata(tokens: list[tuple[str, int]]) -> Iterator[bytes]:
     yield _string("tokenizer.chat_template") + struct.pack("<I", _STRING) + _string(CHAT_TEMPLATE)
 
 
-def _tensors(vocab: int) -> list[tuple[str, tuple[int, ...], float]]:
+def _tensors(vocab: int, shape: Shape) -> list[tuple[str, tuple[int, ...], float]]:
     """(name, ggml shape with the fastest dimension first, init scale; 0 means all ones) of a Llama."""
-    kv = EMBED // HEADS * KV_HEADS
+    embed, ffn = shape.embed, shape.ffn
+    kv = embed // shape.heads * shape.kv_heads
     tensors = [
-        ("token_embd.weight", (EMBED, vocab), 0.5),
-        ("output_norm.weight", (EMBED,), 0.0),
-        ("output.weight", (EMBED, vocab), 0.2),
+        ("token_embd.weight", (embed, vocab), 0.5),
+        ("output_norm.weight", (embed,), 0.0),
+        ("output.weight", (embed, vocab), 0.2),
     ]
-    for layer in range(LAYERS):
+    for layer in range(shape.layers):
         tensors += [
-            (f"blk.{layer}.{name}", shape, scale)
-            for name, shape, scale in (
-                ("attn_norm.weight", (EMBED,), 0.0),
-                ("attn_q.weight", (EMBED, EMBED), 0.2),
-                ("attn_k.weight", (EMBED, kv), 0.2),
-                ("attn_v.weight", (EMBED, kv), 0.2),
-                ("attn_output.weight", (EMBED, EMBED), 0.2),
-                ("ffn_norm.weight", (EMBED,), 0.0),
-                ("ffn_gate.weight", (EMBED, FFN), 0.2),
-                ("ffn_up.weight", (EMBED, FFN), 0.2),
-                ("ffn_down.weight", (FFN, EMBED), 0.2),
+            (f"blk.{layer}.{name}", dims, scale)
+            for name, dims, scale in (
+                ("attn_norm.weight", (embed,), 0.0),
+                ("attn_q.weight", (embed, embed), 0.2),
+                ("attn_k.weight", (embed, kv), 0.2),
+                ("attn_v.weight", (embed, kv), 0.2),
+                ("attn_output.weight", (embed, embed), 0.2),
+                ("ffn_norm.weight", (embed,), 0.0),
+                ("ffn_gate.weight", (embed, ffn), 0.2),
+                ("ffn_up.weight", (embed, ffn), 0.2),
+                ("ffn_down.weight", (ffn, embed), 0.2),
             )
         ]
     return tensors
@@ -126,52 +143,75 @@ def _pad(size: int) -> bytes:
     return b"\0" * (-size % _ALIGNMENT)
 
 
-def write_tiny_gguf(path: Path, seed: int = 0) -> None:
-    """Write the tiny random-weight Llama as a GGUF v3 file (f32 tensors)."""
+def _tensor_bytes(count: int, scale: float, rng: random.Random) -> bytes:
+    """`count` f32 values: ones for scale 0, else uniform in +-scale (drawn up to _DRAWN, then repeated)."""
+    if scale == 0.0:
+        return array("f", [1.0]).tobytes() * count
+    drawn = array("f", [rng.uniform(-scale, scale) for _ in range(min(count, _DRAWN))]).tobytes()
+    return (drawn * -(-count // _DRAWN))[: 4 * count]
+
+
+def write_gguf(path: Path, shape: Shape = TINY, seed: int = 0) -> None:
+    """Write a random-weight Llama of `shape` as a GGUF v3 file (f32 tensors), one tensor in memory at a time."""
     tokens = vocabulary()
-    tensors = _tensors(len(tokens))
+    tensors = _tensors(len(tokens), shape)
     rng = random.Random(seed)
-    metadata = list(_metadata(tokens))
-    infos, blobs, offset = [], [], 0
-    for name, shape, scale in tensors:
-        count = 1
-        for dim in shape:
-            count *= dim
-        values = [1.0] * count if scale == 0.0 else [rng.uniform(-scale, scale) for _ in range(count)]
-        blob = array("f", values).tobytes()
+    metadata = list(_metadata(tokens, shape))
+    infos, offset = [], 0
+    for name, dims, _ in tensors:
         infos.append(
             _string(name)
-            + struct.pack("<I", len(shape))
-            + struct.pack(f"<{len(shape)}Q", *shape)
+            + struct.pack("<I", len(dims))
+            + struct.pack(f"<{len(dims)}Q", *dims)
             + struct.pack("<IQ", _GGML_F32, offset)
         )
-        blobs.append(blob + _pad(len(blob)))
-        offset += len(blobs[-1])
+        size = 4 * _count(dims)
+        offset += size + len(_pad(size))
     header = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)) + b"".join(metadata) + b"".join(infos)
-    path.write_bytes(header + _pad(len(header)) + b"".join(blobs))
+    with path.open("wb") as out:
+        out.write(header + _pad(len(header)))
+        for _, dims, scale in tensors:
+            blob = _tensor_bytes(_count(dims), scale, rng)
+            out.write(blob + _pad(len(blob)))
 
 
-def ensure_tiny_gguf(cache: Path) -> Path:
-    """The tiny GGUF under the cache, written unless a file from this same recipe exists."""
+def _count(dims: tuple[int, ...]) -> int:
+    count = 1
+    for dim in dims:
+        count *= dim
+    return count
+
+
+def ensure_gguf(cache: Path, shape: Shape = TINY) -> Path:
+    """The GGUF of `shape` under the cache, written unless a file from this same recipe exists."""
     recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-    target = cache / "models" / f"tiny-llamacpp-{recipe}.gguf"
+    stem = "tiny" if shape == TINY else f"llama-{shape.embed}x{shape.layers}"
+    target = cache / "models" / f"{stem}-llamacpp-{recipe}.gguf"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_suffix(".partial")
-        write_tiny_gguf(staging)
+        write_gguf(staging, shape)
         staging.rename(target)
     return target
 
 
-def llamacpp_server(log_dir: Path, port: int | None = None, extra_args: Sequence[str] = ()) -> EngineServer:
-    """A llama-server (not yet started) for the tiny GGUF with /metrics on, SLOTS parallel slots."""
+def llamacpp_server(
+    log_dir: Path,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    *,
+    shape: Shape = TINY,
+    slots: int = SLOTS,
+    env: dict[str, str] | None = None,
+) -> EngineServer:
+    """A llama-server (not yet started) for a random-weight GGUF of `shape` with /metrics on, `slots` parallel slots."""
     binary = llama_server_binary()
-    model = ensure_tiny_gguf(cache_dir())
+    model = ensure_gguf(cache_dir(), shape)
     port = port or free_port()
     argv = [
         str(binary), "-m", str(model), "--alias", SERVED_MODEL,
         "--host", "127.0.0.1", "--port", str(port), "--metrics",
-        "-c", str(CONTEXT), "-np", str(SLOTS), "--threads", "2",
+        "-c", str(CONTEXT), "-np", str(slots), "--threads", "2",
         # Each open connection holds one HTTP worker; with the default pool a burst of requests plus the
         # exporter's keep-alive connection leaves none for /metrics, whose scrape then times out.
         "--threads-http", str(HTTP_THREADS),
@@ -182,6 +222,7 @@ def llamacpp_server(log_dir: Path, port: int | None = None, extra_args: Sequence
         argv,
         f"http://127.0.0.1:{port}/health",
         log_dir / f"llamacpp-{port}.log",
+        env=env,
         startup_timeout=STARTUP_TIMEOUT,
     )
     server = EngineServer("llamacpp", port, process)

@@ -26,6 +26,10 @@ EXPECTED = {
     "invalid-gpu-enabled.yml": [
         "invalid-gpu-enabled.yml:2: gpu.enabled: must be one of auto, true, false, got 'maybe'"
     ],
+    "invalid-gpu-devices.yml": [
+        "invalid-gpu-devices.yml:2: gpu.devices: must be auto, engine, all or a comma-separated list of GPU indices "
+        "or UUIDs (GPU-…), got 'node'"
+    ],
     "invalid-gpu-interval.yml": ["invalid-gpu-interval.yml:2: gpu.interval: must be a duration like \"5s\", got '0s'"],
     "invalid-histogram-buckets.yml": [
         "invalid-histogram-buckets.yml:3: targets[0].histogram_buckets: must be one of canonical, native, got 'some'"

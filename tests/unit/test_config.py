@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from exporter import cli
 from exporter.config import ENGINE_TYPES, ConfigError, load, load_file
 from exporter.engines import ENGINES
 
@@ -22,6 +23,7 @@ targets:
 gpu:
   enabled: "false"
   interval: 15s
+  devices: 1, GPU-f9a02833-d56a-03e3-329e-049d9caff784
 """
 
 
@@ -43,6 +45,7 @@ def test_good_config():
     )
     assert second.base_url == "http://10.0.0.5:30000"
     assert (config.gpu.enabled, config.gpu.interval) == ("false", 15.0)
+    assert config.gpu.devices == "1,GPU-f9a02833-d56a-03e3-329e-049d9caff784"
 
 
 def test_every_problem_at_once_with_line_and_field():
@@ -101,3 +104,18 @@ def test_empty_file_is_an_empty_config():
 
 def test_engine_types_are_auto_and_the_engine_tables() -> None:
     assert ("auto", *ENGINES) == ENGINE_TYPES
+
+
+@pytest.mark.parametrize(
+    ("devices", "targets", "collector_gets"),
+    [
+        ("auto", ["http://127.0.0.1:8000"], "engine"),  # beside its engine: the engine's own GPUs
+        ("auto", [], "all"),  # a GPU-only exporter: every GPU of the node
+        ("all", ["http://127.0.0.1:8000"], "all"),
+        ("0,GPU-x", [], ["0", "GPU-x"]),
+    ],
+)
+def test_gpu_devices_auto_is_the_engines_gpus_beside_a_target(devices, targets, collector_gets) -> None:
+    flags = [arg for url in targets for arg in ("--target", url)]
+    config = cli._config(cli._run_parser().parse_args([*flags, "--gpu.devices", devices]))
+    assert cli.collector_devices(config) == collector_gets

@@ -289,6 +289,13 @@ class FakeNvml:
     def nvmlDeviceGetPowerUsage(self, handle: FakeHandle) -> int:
         return int(self._gpu("nvmlDeviceGetPowerUsage", handle).values["nvmlDeviceGetPowerUsage"])
 
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeHandle) -> int:
+        answer = self._gpu("nvmlDeviceGetTotalEnergyConsumption", handle).fields[
+            pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
+        ]
+        assert not isinstance(answer, int), "the capture has no energy counter"
+        return int(answer[1])
+
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: FakeHandle) -> int:
         return int(self._gpu("nvmlDeviceGetEnforcedPowerLimit", handle).values["nvmlDeviceGetEnforcedPowerLimit"])
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pynvml
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from exporter import schema
 from exporter.exposition import render
 from exporter.family import Family
 from exporter.gpu import GpuCollector
@@ -114,12 +116,15 @@ def test_not_supported_call_is_asked_once_and_its_series_is_absent() -> None:
     assert collector.up
 
 
-def test_not_supported_fields_leave_the_batch_after_the_first_poll() -> None:
+def test_not_supported_fields_leave_the_batch_after_the_first_poll(clock: Clock) -> None:
     nvml = FakeNvml([FakeGpu.from_capture()])
-    collector = GpuCollector(nvml=nvml)
+    collector = GpuCollector(nvml=nvml, clock=clock)
     collector.poll()
+    clock.now += 15.0  # the counter batch (energy, NVLink bytes) is due again
     collector.poll()
-    first, second = ({field for field, _ in request} for request in nvml.field_requests)
+    energy = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
+    per_poll = [{field for field, _ in request} for request in nvml.field_requests]
+    first, second = (fields for fields in per_poll if energy in fields)
     nvlink_tx = pynvml.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX
     assert nvlink_tx in first and nvlink_tx not in second
     assert pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION in second
@@ -148,6 +153,13 @@ def test_utilization_falls_back_to_the_rates_without_samples() -> None:
     families = poll(GpuCollector(nvml=FakeNvml([gpu])))
     assert value(families, "llm_gpu_utilization_ratio") == 1.0
     assert value(families, "llm_gpu_memory_bandwidth_utilization_ratio") == pytest.approx(0.29)
+
+
+def test_without_sampled_utilization_the_rates_answer_and_no_samples_are_asked() -> None:
+    nvml = FakeNvml([FakeGpu.from_capture(loaded=True)])
+    families = poll(GpuCollector(nvml=nvml, sampled_utilization=False))
+    assert value(families, "llm_gpu_utilization_ratio") == 1.0
+    assert nvml.calls["nvmlDeviceGetSamples"] == 0
 
 
 def test_gpm_ratios_appear_from_the_second_poll_on_hopper_only() -> None:
@@ -314,7 +326,7 @@ def test_a_wedged_call_does_not_stall_families_and_marks_the_collector_down(cloc
     stuck = threading.Thread(target=collector.poll)
     stuck.start()
     try:
-        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 2)
+        wait_for(lambda: nvml.calls["nvmlDeviceGetFieldValues"] == 4)  # the first poll's three batches, then stuck
         started = time.monotonic()
         assert collector.families() == good
         collector.poll()  # the scheduler's next run returns at once instead of queueing behind the stuck one
@@ -387,6 +399,25 @@ def test_the_live_fixtures_parse_and_use_only_schema_names() -> None:
         assert {line.split()[2] for line in lines if line.startswith("# TYPE")} <= specs
 
 
+def test_the_live_engine_and_gpu_exposition_joins_the_engine_to_each_of_its_gpus() -> None:
+    """The exporter's /metrics beside llama.cpp split over 2x H200 (tests/e2e/test_gpu_engine_live.py)."""
+    path = Path(__file__).parents[2] / "fixtures" / "gpu" / "exporter-llamacpp-b11434-cuda-2x-h200.prom"
+    text = path.read_text()
+    assert text.startswith("# source: ")
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert {name.removesuffix("_total") for name in schema.BY_NAME} >= set(families)
+    tokens = [s.value for s in families["llm_generation_tokens"].samples if s.labels["engine_type"] == "llamacpp"]
+    assert tokens and tokens[0] > 0
+
+    def by_uuid(name: str) -> dict[str, float]:
+        return {s.labels["uuid"]: s.value for s in families[name].samples}
+
+    engine, used = by_uuid("llm_gpu_engine_memory_used_bytes"), by_uuid("llm_gpu_memory_used_bytes")
+    assert len(engine) == 2 and set(engine) == set(by_uuid("llm_gpu_up"))  # the engine's GPUs, each once
+    assert all(0 < engine[uuid] <= used[uuid] for uuid in engine)
+    assert len(by_uuid("llm_gpu_nvlink_transmit_bytes")) == 2
+
+
 def test_every_sample_has_its_schema_type_and_labels() -> None:
     nvml = FakeNvml(two_gpus())
     collector = GpuCollector(nvml=nvml, engine_pids=lambda: {"vllm": {495}})
@@ -399,3 +430,73 @@ def test_every_sample_has_its_schema_type_and_labels() -> None:
         assert family.type == specs[family.name].type
         for sample in family.samples:
             assert tuple(sample.labels) == specs[family.name].labels, family.name
+
+
+def test_fault_counters_are_read_once_per_slow_interval_and_repeated_between(clock: Clock) -> None:
+    nvml = FakeNvml([FakeGpu.from_capture()])
+    collector = GpuCollector(interval_s=5.0, nvml=nvml, clock=clock)
+    collector.poll()
+    ecc = pynvml.NVML_FI_DEV_ECC_DBE_VOL_TOTAL
+    nvml.gpus[0].fields[ecc] = (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, 2)
+    nvml.gpus[0].values["nvmlDeviceGetRemappedRows"] = (0, 1, 1, 0)
+    for _ in range(11):  # 55 s of polls at 5 s: the first poll's counts stand
+        clock.now += 5.0
+        families = poll(collector)
+        assert value(families, "llm_gpu_ecc_errors_total", type="uncorrected", counter="volatile") == 0
+        assert value(families, "llm_gpu_row_remap_pending") == 0
+    assert nvml.calls["nvmlDeviceGetRemappedRows"] == 1
+    assert sum(ecc in {f for f, _ in request} for request in nvml.field_requests) == 1
+    clock.now += 5.0
+    families = poll(collector)
+    assert value(families, "llm_gpu_ecc_errors_total", type="uncorrected", counter="volatile") == 2
+    assert value(families, "llm_gpu_remapped_rows_total", type="uncorrected") == 1
+    assert value(families, "llm_gpu_row_remap_pending") == 1
+    assert nvml.calls["nvmlDeviceGetRemappedRows"] == 2
+
+
+def test_energy_and_other_counters_are_read_every_15_s_and_held_between(clock: Clock) -> None:
+    nvml = FakeNvml([FakeGpu.from_capture()])
+    collector = GpuCollector(interval_s=5.0, nvml=nvml, clock=clock)
+    collector.poll()
+    assert value(collector.families(), "llm_gpu_energy_joules_total") == 2625.891
+    energy = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
+    nvml.gpus[0].fields[energy] = (pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG, 2_700_000)  # 74 J later
+    for _ in range(2):
+        clock.now += 5.0
+        assert value(poll(collector), "llm_gpu_energy_joules_total") == 2625.891
+        assert value(collector.families(), "llm_gpu_power_watts") == pytest.approx(70.82)  # gauges: every poll
+    clock.now += 5.0
+    assert value(poll(collector), "llm_gpu_energy_joules_total") == 2700
+
+
+@pytest.mark.parametrize("chosen", [["1"], ["GPU-second-h200"]])
+def test_a_device_list_keeps_the_gpus_named_by_index_or_uuid(chosen: list[str]) -> None:
+    nvml = FakeNvml(two_gpus())
+    collector = GpuCollector(nvml=nvml, devices=chosen)
+    families = poll(collector)
+    assert set(values(families, "llm_gpu_up")) == {(("gpu", "1"), ("uuid", "GPU-second-h200"))}
+    assert nvml.calls["nvmlDeviceGetPowerUsage"] == 1  # the other GPU is not polled
+
+
+def test_engine_devices_report_the_gpus_the_engine_has_held_memory_on() -> None:
+    nvml = FakeNvml(two_gpus())
+    engine: set[int] = set()
+    collector = GpuCollector(nvml=nvml, engine_pids=lambda: {"llamacpp": engine}, devices="engine")
+    families = poll(collector)
+    assert collector.up and "llm_gpu_up" not in names(families)  # the engine has not loaded yet
+    assert value(families, "llm_gpu_nvml_up") == 1
+    nvml.gpus[1].processes = [(4242, 6 * 2**30)]
+    nvml.gpus[0].processes = [(999, 2**30)]  # another pod's process on a GPU this exporter can see
+    engine.add(4242)
+    families = poll(collector)
+    assert {dict(key)["gpu"] for key in values(families, "llm_gpu_up")} == {"1"}
+    assert value(families, "llm_gpu_engine_memory_used_bytes", gpu="1", engine_type="llamacpp") == 6 * 2**30
+    nvml.gpus[1].processes, engine = [], {4343}  # the engine restarts: its GPU keeps reporting meanwhile
+    families = poll(collector)
+    assert {dict(key)["gpu"] for key in values(families, "llm_gpu_up")} == {"1"}
+    assert "llm_gpu_engine_memory_used_bytes" not in names(families)
+
+
+def test_an_unknown_device_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="neither 'all', 'engine' nor a list"):
+        GpuCollector(nvml=FakeNvml(two_gpus()), devices="node")

@@ -120,6 +120,19 @@ def test_exporter_runs_as_a_native_sidecar_on_the_default_port():
     assert sidecar["securityContext"]["runAsNonRoot"] is True
 
 
+def test_sidecar_reports_the_engines_own_gpus_by_default():
+    """No --gpu flag: the default (engine beside a target) reads the GPUs the engine's processes hold, which the
+    sidecar finds in the pod's shared /proc, among the node's GPUs the NVIDIA runtime mounts without allocating."""
+    pod = _pod_spec()
+    sidecar = pod["initContainers"][0]
+    assert not [arg for arg in sidecar["args"] if arg.startswith("--gpu")]
+    assert pod["shareProcessNamespace"] is True
+    env = {item["name"]: item.get("value") for item in sidecar["env"]}
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "all" and env["NVIDIA_DRIVER_CAPABILITIES"] == "utility"
+    assert "nvidia.com/gpu" not in sidecar.get("resources", {}).get("limits", {})  # it must not take a GPU
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
 def test_pod_monitor_scrapes_the_sidecar_under_the_job_the_rules_select():
     monitor = _one("podmonitor.yaml", "PodMonitor")["spec"]
     pod_labels = _one("vllm.yaml", "Deployment")["spec"]["template"]["metadata"]["labels"]
