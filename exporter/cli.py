@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-
 from exporter import __version__, webconfig
+from exporter.client import engine_client
 from exporter.config import (
     DEFAULT_LISTEN_ADDRESS,
     ENGINE_TYPES,
@@ -280,7 +279,7 @@ def probe(argv: Sequence[str]) -> int:
     except ValueError as error:
         print(f"llm-exporter probe: {error}", file=sys.stderr)
         return 2
-    with httpx.Client() as client:
+    with engine_client() as client:
         try:
             print(report(client, url, args.engine_type, args.model, args.timeout))
         except (ScrapeError, ParseError) as error:

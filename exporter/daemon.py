@@ -10,11 +10,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-import httpx
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
+from exporter.client import Clients
 from exporter.config import Config
 from exporter.exposition import Encoder, FamiliesCollector, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
@@ -78,8 +78,8 @@ class Daemon:
 
     def __init__(self, config: Config, gpu_factory: Callable[[float], Collector] | None = None):
         self.config = config
-        self.client = httpx.Client(follow_redirects=False)
-        self.targets = [Target(target, self.client) for target in config.targets]
+        self.clients = Clients()
+        self.targets = [Target(target, self.clients.get(target.tls)) for target in config.targets]
         self.config_reload_ok = True
         self._lock = threading.Lock()
         self._exposition: _Exposition | None = None
@@ -131,7 +131,7 @@ class Daemon:
     def apply(self, config: Config) -> None:
         """Switch to a new target set: unchanged targets keep their state and schedule, the others start afresh."""
         old = {target.config: target for target in self.targets}
-        targets = [old.get(target) or Target(target, self.client) for target in config.targets]
+        targets = [old.get(target) or Target(target, self.clients.get(target.tls)) for target in config.targets]
         kept = {id(target) for target in targets}
         started = [target for target in targets if target.config not in old]
         if self.scheduler.running:
@@ -147,7 +147,7 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         if self.gpu is not None:
             self.gpu.close()
-        self.client.close()
+        self.clients.close()
 
     @property
     def ready(self) -> bool:

@@ -70,7 +70,7 @@ extra: 1
         "exporter.yml:5: targets[1].url: is required",
         "exporter.yml:6: targets[2].url: must be an http(s) URL, got 'ftp://x'",
         "exporter.yml:7: targets[2].colour: unknown field (allowed: url, name, engine_type, model, interval, timeout, "
-        "max_response_bytes, sample_limit, histogram_buckets, bearer_token_file)",
+        "max_response_bytes, sample_limit, histogram_buckets, bearer_token_file, tls_config)",
         "exporter.yml:10: targets[3].timeout: must not exceed the interval",
         "exporter.yml:12: gpu.enabled: must be one of auto, true, false, got 'maybe'",
         "exporter.yml:13: extra: unknown field (allowed: defaults, targets, gpu)",

@@ -225,14 +225,14 @@ def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["RequestClientCert", "RequireAnyClientCert"])
-def test_client_auth_modes_python_cannot_honour_are_rejected(tmp_path, mode):
+def test_client_auth_modes_python_cannot_honour_are_rejected(mode):
     from exporter.config import ConfigError
     from exporter.webconfig import load
 
-    cert = tmp_path / "c.pem"
-    cert.write_text("x")
+    pem = Path(__file__).parents[1] / "fixtures" / "config"
+    text = f"tls_server_config:\n  cert_file: {pem}/test-cert.pem\n  key_file: {pem}/test-key.pem\n"
     with pytest.raises(ConfigError) as error:
-        load(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {cert}\n  client_auth_type: {mode}\n", "web.yml")
+        load(f"{text}  client_auth_type: {mode}\n", "web.yml")
     assert error.value.problems == [
         f"web.yml:4: tls_server_config.client_auth_type: {mode} is not supported: Python's TLS verifies every "
         "client certificate, so use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"
