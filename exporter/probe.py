@@ -23,7 +23,8 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         max_response_bytes=64 << 20,
     )
     started = time.monotonic()
-    engine, result, families = Target(config, client).scrape_once()
+    target = Target(config, client)
+    engine, result, families = target.scrape_once()
     elapsed = time.monotonic() - started
     lines = [
         f"target:   {redact(url)}",
@@ -31,6 +32,8 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         f"families: {len(families)} in the scrape",
         f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)",
     ]
+    if target.mismatch:
+        lines.append(f"warning:  {target.mismatch}")
     if engine is None or result is None:
         lines.append("\nno engine table knows these families; all are unmapped:")
         lines += [f"  {family.name}" for family in families]
