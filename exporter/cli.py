@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -28,6 +29,7 @@ from exporter.config import (
     with_flag_targets,
 )
 from exporter.daemon import Collector, Daemon
+from exporter.logfmt import LogfmtFormatter
 from exporter.parse import ParseError
 from exporter.scrape import ScrapeError
 from exporter.server import Reload, serve
@@ -135,13 +137,11 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level={"warn": "WARNING"}.get(level, level.upper()),
-        stream=sys.stderr,
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), handlers=[handler])
     # Their INFO lines (each job run, each HTTP request) would drown ours at the default level.
-    for noisy in ("apscheduler", "httpx", "httpcore"):
+    for noisy in ("apscheduler", "httpx", "httpcore", "tzlocal"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -333,6 +333,12 @@ _SUBCOMMANDS = {"check-config": check_config, "probe": probe, "generate": genera
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _SUBCOMMANDS:
-        return _SUBCOMMANDS[argv[0]](argv[1:])
-    return run(argv)
+    command = _SUBCOMMANDS.get(argv[0], run) if argv else run
+    try:
+        return command(argv[1:] if command is not run else argv)
+    except BrokenPipeError:
+        # `llm-exporter probe URL | head`: the reader left. Point stdout at /dev/null so the interpreter's own flush at
+        # exit cannot raise again, and say so once.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("llm-exporter: output closed early (broken pipe)", file=sys.stderr)
+        return 1
