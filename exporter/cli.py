@@ -10,7 +10,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -156,13 +156,12 @@ def _config(args: argparse.Namespace) -> Config:
     return config
 
 
-def _gpu_factory(config: Config) -> Callable[[float], Collector] | None:
-    if config.gpu.enabled == "false":
-        return None
+def _gpu_collector(interval: float) -> Collector:
+    """An NVML collector; imported only when a config enables it, so a GPU-less host never loads pynvml."""
     from exporter.gpu import GpuCollector
     from exporter.gpu.pids import engine_pids
 
-    return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids)
+    return GpuCollector(interval_s=interval, engine_pids=engine_pids)
 
 
 def _reloader(args: argparse.Namespace, daemon: Daemon) -> Reload:
@@ -202,7 +201,7 @@ def run(argv: Sequence[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    daemon = Daemon(config, _gpu_factory(config))
+    daemon = Daemon(config, _gpu_collector)
     reload = _reloader(args, daemon)
     servers: list[ThreadingHTTPServer] = []
     stopping = threading.Event()

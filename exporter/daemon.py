@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
 from exporter.client import Clients
-from exporter.config import Config
+from exporter.config import Config, GpuConfig
 from exporter.exposition import Encoder, FamiliesCollector, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
 from exporter.target import TARGET_STATES, Target
@@ -85,7 +85,8 @@ class Daemon:
         self._exposition: _Exposition | None = None
         # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
         self._wanted: dict[tuple[str, bool], Encoder] = {}
-        self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
+        self._gpu_factory = gpu_factory
+        self.gpu = self._new_gpu(config.gpu)
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
         # delays another target; the cap only bounds a config with very many targets.
         self.scheduler = BackgroundScheduler(
@@ -103,6 +104,33 @@ class Daemon:
                 next_run_time=datetime.now(UTC),
             )
 
+    def _new_gpu(self, gpu: GpuConfig) -> Collector | None:
+        return self._gpu_factory(gpu.interval) if self._gpu_factory and gpu.enabled != "false" else None
+
+    def _schedule_gpu(self) -> None:
+        if self.gpu is not None:
+            self.scheduler.add_job(
+                self._then_prepare(self.gpu.poll),
+                "interval",
+                seconds=self.config.gpu.interval,
+                id="gpu",
+                next_run_time=datetime.now(UTC),
+            )
+
+    def _apply_gpu(self, gpu: GpuConfig) -> None:
+        """Follow a changed gpu section: the old collector stops, a new one (if enabled) starts at the new interval."""
+        if gpu == self.config.gpu:
+            return
+        old, self.gpu = self.gpu, self._new_gpu(gpu)
+        self.config = replace(self.config, gpu=gpu)
+        if old is not None:
+            if self.scheduler.running:
+                self.scheduler.remove_job("gpu")
+            old.close()
+        if self.scheduler.running:
+            self._schedule_gpu()
+        log.info("gpu collector %s", f"every {gpu.interval:g}s" if self.gpu is not None else "off")
+
     def _then_prepare(self, poll: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
             poll()
@@ -113,14 +141,7 @@ class Daemon:
     def start(self) -> None:
         """Start polling now and then at each target's interval."""
         self._schedule(self.targets)
-        if self.gpu is not None:
-            self.scheduler.add_job(
-                self._then_prepare(self.gpu.poll),
-                "interval",
-                seconds=self.config.gpu.interval,
-                id="gpu",
-                next_run_time=datetime.now(UTC),
-            )
+        self._schedule_gpu()
         self.scheduler.start()
         log.info(
             "polling %d target(s): %s",
@@ -129,7 +150,8 @@ class Daemon:
         )
 
     def apply(self, config: Config) -> None:
-        """Switch to a new target set: unchanged targets keep their state and schedule, the others start afresh."""
+        """Switch to a new config: unchanged targets keep their state and schedule, the others (and a changed gpu
+        section) start afresh."""
         old = {target.config: target for target in self.targets}
         targets = [old.get(target) or Target(target, self.clients.get(target.tls)) for target in config.targets]
         kept = {id(target) for target in targets}
@@ -141,6 +163,7 @@ class Daemon:
             self._schedule(started)
         self.targets = targets
         self.config = replace(self.config, targets=config.targets)
+        self._apply_gpu(config.gpu)
 
     def stop(self) -> None:
         """Stop polling and release connections."""

@@ -101,3 +101,11 @@ def test_empty_file_is_an_empty_config():
 
 def test_engine_types_are_auto_and_the_engine_tables() -> None:
     assert ("auto", *ENGINES) == ENGINE_TYPES
+
+
+def test_compound_durations_as_prometheus_writes_them():
+    # review-2026-11-qa §12: `1m30s` and `1d` were rejected, though configs copied from Prometheus use them.
+    config = load(
+        "defaults: {timeout: 1m}\ntargets: [{url: 127.0.0.1:8000, interval: 1m30s}]\ngpu: {interval: 1d}\n", "c.yml"
+    )
+    assert (config.targets[0].interval, config.targets[0].timeout, config.gpu.interval) == (90.0, 60.0, 86_400.0)
