@@ -322,7 +322,8 @@ def generate(argv: Sequence[str]) -> int:
         except OSError as error:
             print(f"llm-exporter generate {name}: cannot write under {args.out}: {error}", file=sys.stderr)
             return 1
-        print(f"generate {name}: wrote {len(paths)} file(s) in {time.monotonic() - started:.1f}s")
+        elapsed = time.monotonic() - started
+        print(f"generate {name}: wrote {len(paths)} file(s) under {args.out.resolve()} in {elapsed:.1f}s")
     return 0
 
 

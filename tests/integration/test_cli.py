@@ -188,3 +188,27 @@ def test_every_line_the_exporter_logs_is_logfmt():
     assert all(f.keys() >= {"ts", "level", "logger", "msg"} for f in fields)
     assert {f["logger"] for f in fields} <= {"llm_exporter", "llm_exporter.target", "llm_exporter.gpu"}
     assert not any("S3cret" in line for line in lines)
+
+
+def test_generate_writes_into_the_current_directory_and_says_where(tmp_path):
+    # review-2026-11-qa finding 9: an installed exporter wrote into site-packages and did not say where.
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", "generate", "docs"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).parents[2]), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"under {tmp_path}" in done.stdout
+    assert (tmp_path / "docs" / "METRICS.md").is_file()
+
+
+def test_check_config_never_prints_a_password(tmp_path):
+    config = tmp_path / "c.yml"
+    config.write_text("targets:\n  - url: http://admin:S3cretPass@127.0.0.1:8000\n")
+    done = _cli("check-config", str(config))
+    assert done.returncode == 0
+    assert "S3cretPass" not in done.stdout + done.stderr and "admin:xxxxx@127.0.0.1:8000" in done.stdout

@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -140,6 +141,28 @@ def test_identity_body_is_capped_while_streaming():
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         assert fetch_identity(client, "http://engine/info", (("model", "model_id"),), 5.0) == {}
     assert sum(sent) <= IDENTITY_MAX_BYTES + 65536
+
+
+def test_a_drip_fed_identity_answer_is_cut_at_the_deadline():
+    # review-2026-11-qa finding 4b: one byte every half second held the first poll, and /-/ready, forever.
+    def drip():
+        for byte in b'{"model_id": "never-finished"}' * 100:
+            time.sleep(0.1)
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/info":
+            return httpx.Response(200, content=drip())
+        return httpx.Response(200, content=TGI)
+
+    target = Target(
+        TargetConfig(url="http://engine/metrics", name="t0", timeout=1.0),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    started = time.monotonic()
+    target.poll()
+    assert time.monotonic() - started < 2.5
+    assert target.snapshot.up and target.snapshot.polled and target.identity == {}
 
 
 def test_each_target_owns_its_caches():
