@@ -90,7 +90,12 @@ def exporter(
         yield process, base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            print("exporter: still running 10 s after SIGTERM; killed", flush=True)
+            process.kill()
+            process.wait()
 
 
 @contextmanager

@@ -70,6 +70,7 @@ def main() -> int:
                         latency, size, up, success = _scrape(client, base)
                     except httpx.HTTPError as error:
                         problems.append(f"{phase}: scrape failed: {error!r}")
+                        print(f"fleet {phase:9}: scrape failed: {error!r}", flush=True)
                         continue
                     now = time.time()
                     latencies.append(latency)
@@ -83,6 +84,9 @@ def main() -> int:
                     max_threads = max(max_threads, threads(process.pid))
                     time.sleep(max(0.0, 1.0 - latency))
                 cpu = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - started)
+                if len(latencies) < 2:
+                    print(f"fleet {phase:9}: CPU {cpu * 100:5.1f} % of a core, {len(latencies)} scrape(s) answered")
+                    continue
                 q = statistics.quantiles(latencies, n=100)
                 print(
                     f"fleet {phase:9}: CPU {cpu * 100:5.1f} % of a core, RSS {statistics.median(rss) / 2**20:.1f} MiB "

@@ -101,6 +101,7 @@ class Daemon:
                 "interval",
                 seconds=target.config.interval,
                 id=f"target:{target.config.name}",
+                name=f"poll of target {target.config.name}",  # what apscheduler's "skipped" warning names
                 next_run_time=datetime.now(UTC),
             )
 

@@ -21,6 +21,9 @@ from exporter.table import Engine
 log = logging.getLogger("llm_exporter.target")
 
 TARGET_STATES = ("ready", "loading", "down")
+# A health endpoint answers at once or not at all; after a failed fetch (often a full timeout already) waiting longer
+# for it would push the poll past its interval, and the scheduler would skip the next one.
+HEALTH_TIMEOUT_S = 1.0
 
 
 @dataclass
@@ -182,7 +185,9 @@ class Target:
             headers = self._headers()
         except ScrapeError:
             headers = None
-        status = fetch_status(self.client, self.config.base_url + path, self.config.timeout, headers)
+        status = fetch_status(
+            self.client, self.config.base_url + path, min(self.config.timeout, HEALTH_TIMEOUT_S), headers
+        )
         return "loading" if status == 503 else "down"
 
     def _fail(self, kind: str, message: str, duration: float, status: int | None = None) -> None:
