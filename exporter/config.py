@@ -144,7 +144,7 @@ class YamlReader:
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
         line = node.start_mark.line + 1
-        self.found.append((line, f"{self.source}:{line}: {path}: {message}"))
+        self.found.append((line, f"{self.source}:{line}: {path or 'the file'}: {message}"))
 
     @property
     def problems(self) -> list[str]:
@@ -258,6 +258,9 @@ def _target(reader: YamlReader, node: yaml.Node, path: str, defaults: dict[str, 
         return None
     if any(value is None for value in values.values()):
         return None
+    if "timeout" not in values:
+        # Unset, the timeout follows a short interval down, as --scrape.interval does: `interval: 1s` alone is valid.
+        values["timeout"] = min(TargetConfig.timeout, values.get("interval", TargetConfig.interval))
     target = TargetConfig(**values)
     if target.timeout > target.interval:
         reader.problem(fields.get("timeout", node), f"{path}.timeout", "must not exceed the interval")

@@ -49,6 +49,7 @@ EXPECTED = {
         "invalid-unknown-target-field.yml:3: targets[0].colour: unknown field (allowed: url, name, engine_type, model, "
         "interval, timeout, max_response_bytes, sample_limit, histogram_buckets, bearer_token_file, tls_config)"
     ],
+    "invalid-top-level-list.yml": ["invalid-top-level-list.yml:1: the file: must be a mapping"],
     "invalid-unknown-top-level-field.yml": [
         "invalid-unknown-top-level-field.yml:2: extra: unknown field (allowed: defaults, targets, gpu)"
     ],

@@ -109,3 +109,12 @@ def test_compound_durations_as_prometheus_writes_them():
         "defaults: {timeout: 1m}\ntargets: [{url: 127.0.0.1:8000, interval: 1m30s}]\ngpu: {interval: 1d}\n", "c.yml"
     )
     assert (config.targets[0].interval, config.targets[0].timeout, config.gpu.interval) == (90.0, 60.0, 86_400.0)
+
+
+def test_a_short_interval_alone_brings_the_timeout_down_with_it():
+    # review-2026-11-qa §12: `interval: 1s` alone was rejected as `timeout: must not exceed the interval`.
+    config = load(
+        "defaults: {interval: 2s}\ntargets: [{url: 127.0.0.1:8000, interval: 1s}, {url: 127.0.0.1:8001}]\n", "c.yml"
+    )
+    assert [(t.interval, t.timeout) for t in config.targets] == [(1.0, 1.0), (2.0, 2.0)]
+    assert load("targets: [{url: 127.0.0.1:8000, interval: 10s}]\n", "c.yml").targets[0].timeout == 4.0
