@@ -61,7 +61,10 @@ def _duration(text: str) -> float:
 
 def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llm-exporter", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        prog="llm-exporter",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--config.file",
@@ -240,7 +243,9 @@ def run(argv: Sequence[str]) -> int:
 def check_config(argv: Sequence[str]) -> int:
     """Validate a config file; exit 1 with one line per problem."""
     parser = argparse.ArgumentParser(
-        prog="llm-exporter check-config", description="Validate a config file and print every problem at once."
+        allow_abbrev=False,
+        prog="llm-exporter check-config",
+        description="Validate a config file and print every problem at once.",
     )
     parser.add_argument("path", help="the YAML config file")
     args = parser.parse_args(argv)
@@ -263,6 +268,7 @@ def probe(argv: Sequence[str]) -> int:
     from exporter.probe import report
 
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="llm-exporter probe",
         description="Fetch an engine's /metrics once and show the detected engine, "
         "each mapped family with its values, what stays unmapped, and "
@@ -293,7 +299,9 @@ def generate(argv: Sequence[str]) -> int:
     from exporter.mixin.settings import SettingsError
 
     parser = argparse.ArgumentParser(
-        prog="llm-exporter generate", description="Write artifacts generated from exporter/schema.py."
+        allow_abbrev=False,
+        prog="llm-exporter generate",
+        description="Write artifacts generated from exporter/schema.py.",
     )
     parser.add_argument("what", choices=(*GENERATORS, "all"))
     parser.add_argument(

@@ -77,6 +77,9 @@ def test_probe_failure_is_one_clear_line():
 def test_bad_flags_exit_2():
     assert _cli("--target", "ftp://x").returncode == 2
     assert _cli("--web.listen-address", "nonsense", "--gpu", "false").returncode == 2
+    # No abbreviations (review-2026-11-qa §23): `--targ` must not quietly mean --target, nor `--conf` --config.file.
+    abbreviated = _cli("--targ", "127.0.0.1:8000", "--gpu", "false")
+    assert abbreviated.returncode == 2 and "unrecognized arguments: --targ" in abbreviated.stderr
 
 
 def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
