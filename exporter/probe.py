@@ -11,6 +11,11 @@ from exporter.config import TargetConfig, default_name, redact
 from exporter.target import Target
 
 
+def _escape(value: str) -> str:
+    """A label value as the exposition format writes it, so a newline in a model name cannot break the line."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout: float) -> str:
     """A human-readable account of one fetch: engine, mapped families with values, unmapped families, timing."""
     config = TargetConfig(
@@ -43,7 +48,9 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         lines.append(f"  {family.name} ({family.type})")
         shown = [s for s in family.samples if not s.name.endswith("_bucket")]
         for sample in shown[:8]:
-            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items() if k not in ("engine_type", "target"))
+            labels = ",".join(
+                f'{k}="{_escape(v)}"' for k, v in sample.labels.items() if k not in ("engine_type", "target")
+            )
             value: str = floatToGoString(sample.value)  # type: ignore[no-untyped-call]
             lines.append(f"      {sample.name}{{{labels}}} {value}")
         if len(shown) > 8:

@@ -1,5 +1,6 @@
 """A forced engine_type that maps none of the scraped families warns once, naming the engine they look like
-(review-2026-11-qa finding 19: `--engine.type tgi` on a vLLM endpoint gave up 1, no engine series and no word)."""
+(review-2026-11-qa finding 19: `--engine.type tgi` on a vLLM endpoint gave up 1, no engine series and no word), and
+what probe prints of it and of label values."""
 
 from __future__ import annotations
 
@@ -51,3 +52,10 @@ def test_no_warning_when_the_engine_matches_or_no_table_knows_the_families(engin
 def test_probe_prints_the_warning():
     text = report(_client(VLLM), "http://engine/metrics", "tgi", "", 5.0)
     assert "\nwarning:  engine_type tgi maps none of the " in text and "they look like vllm" in text
+
+
+def test_probe_escapes_label_values_so_each_sample_stays_one_line():
+    # review-2026-11-qa §23: a model name with a newline broke probe's output line.
+    body = VLLM.replace(b'model_name="tiny"', b'model_name="a\\"b\\\\c\\nd"')
+    text = report(_client(body), "http://engine/metrics", "vllm", "", 5.0)
+    assert 'llm_requests_running{model="a\\"b\\\\c\\nd"' in text
