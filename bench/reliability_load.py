@@ -11,20 +11,13 @@ import threading
 import time
 
 import httpx
-from reliability_common import cpu_seconds, exporter_with_replays, rss_bytes
+from reliability_common import cpu_seconds, exporter_with_replays, rss_bytes, scrape
 
 
 def _scraper(base: str, until: float, latencies: list[float], errors: list[str]) -> None:
     with httpx.Client() as client:
         while time.monotonic() < until:
-            started = time.perf_counter()
-            try:
-                response = client.get(f"{base}/metrics", timeout=10)
-                if response.status_code != 200 or "llm_exporter_target_up" not in response.text:
-                    errors.append(f"HTTP {response.status_code}")
-            except httpx.HTTPError as error:
-                errors.append(type(error).__name__)
-            latencies.append(time.perf_counter() - started)
+            scrape(client, base, latencies, errors, timeout=10)
 
 
 def main() -> int:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-
 from exporter import __version__, webconfig
+from exporter.client import engine_client
 from exporter.config import (
     DEFAULT_LISTEN_ADDRESS,
     ENGINE_TYPES,
@@ -31,6 +31,7 @@ from exporter.config import (
     with_flag_targets,
 )
 from exporter.daemon import Collector, Daemon
+from exporter.logfmt import LogfmtFormatter
 from exporter.parse import ParseError
 from exporter.scrape import ScrapeError
 from exporter.server import Reload, serve
@@ -62,7 +63,10 @@ def _duration(text: str) -> float:
 
 def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llm-exporter", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        prog="llm-exporter",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--config.file",
@@ -146,13 +150,11 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level={"warn": "WARNING"}.get(level, level.upper()),
-        stream=sys.stderr,
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), handlers=[handler])
     # Their INFO lines (each job run, each HTTP request) would drown ours at the default level.
-    for noisy in ("apscheduler", "httpx", "httpcore"):
+    for noisy in ("apscheduler", "httpx", "httpcore", "tzlocal"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -178,14 +180,12 @@ def collector_devices(config: Config) -> str | list[str]:
     return config.gpu.devices.split(",")
 
 
-def _gpu_factory(config: Config) -> Callable[[float], Collector] | None:
-    if config.gpu.enabled == "false":
-        return None
+def _gpu_collector(config: Config) -> Collector:
+    """An NVML collector; imported only when a config enables it, so a GPU-less host never loads pynvml."""
     from exporter.gpu import GpuCollector
     from exporter.gpu.pids import engine_pids
 
-    devices = collector_devices(config)
-    return lambda interval: GpuCollector(interval_s=interval, engine_pids=engine_pids, devices=devices)
+    return GpuCollector(interval_s=config.gpu.interval, engine_pids=engine_pids, devices=collector_devices(config))
 
 
 def _reloader(args: argparse.Namespace, daemon: Daemon) -> Reload:
@@ -225,7 +225,7 @@ def run(argv: Sequence[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    daemon = Daemon(config, _gpu_factory(config))
+    daemon = Daemon(config, _gpu_collector)
     reload = _reloader(args, daemon)
     servers: list[ThreadingHTTPServer] = []
     stopping = threading.Event()
@@ -264,7 +264,9 @@ def run(argv: Sequence[str]) -> int:
 def check_config(argv: Sequence[str]) -> int:
     """Validate a config file; exit 1 with one line per problem."""
     parser = argparse.ArgumentParser(
-        prog="llm-exporter check-config", description="Validate a config file and print every problem at once."
+        allow_abbrev=False,
+        prog="llm-exporter check-config",
+        description="Validate a config file and print every problem at once.",
     )
     parser.add_argument("path", help="the YAML config file")
     args = parser.parse_args(argv)
@@ -287,6 +289,7 @@ def probe(argv: Sequence[str]) -> int:
     from exporter.probe import report
 
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="llm-exporter probe",
         description="Fetch an engine's /metrics once and show the detected engine, "
         "each mapped family with its values, what stays unmapped, and "
@@ -302,7 +305,7 @@ def probe(argv: Sequence[str]) -> int:
     except ValueError as error:
         print(f"llm-exporter probe: {error}", file=sys.stderr)
         return 2
-    with httpx.Client() as client:
+    with engine_client() as client:
         try:
             print(report(client, url, args.engine_type, args.model, args.timeout))
         except (ScrapeError, ParseError) as error:
@@ -317,7 +320,9 @@ def generate(argv: Sequence[str]) -> int:
     from exporter.mixin.settings import SettingsError
 
     parser = argparse.ArgumentParser(
-        prog="llm-exporter generate", description="Write artifacts generated from exporter/schema.py."
+        allow_abbrev=False,
+        prog="llm-exporter generate",
+        description="Write artifacts generated from exporter/schema.py.",
     )
     parser.add_argument("what", choices=(*GENERATORS, "all"))
     parser.add_argument(
@@ -346,7 +351,8 @@ def generate(argv: Sequence[str]) -> int:
         except OSError as error:
             print(f"llm-exporter generate {name}: cannot write under {args.out}: {error}", file=sys.stderr)
             return 1
-        print(f"generate {name}: wrote {len(paths)} file(s) in {time.monotonic() - started:.1f}s")
+        elapsed = time.monotonic() - started
+        print(f"generate {name}: wrote {len(paths)} file(s) under {args.out.resolve()} in {elapsed:.1f}s")
     return 0
 
 
@@ -356,6 +362,12 @@ _SUBCOMMANDS = {"check-config": check_config, "probe": probe, "generate": genera
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _SUBCOMMANDS:
-        return _SUBCOMMANDS[argv[0]](argv[1:])
-    return run(argv)
+    command = _SUBCOMMANDS.get(argv[0], run) if argv else run
+    try:
+        return command(argv[1:] if command is not run else argv)
+    except BrokenPipeError:
+        # `llm-exporter probe URL | head`: the reader left. Point stdout at /dev/null so the interpreter's own flush at
+        # exit cannot raise again, and say so once.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("llm-exporter: output closed early (broken pipe)", file=sys.stderr)
+        return 1

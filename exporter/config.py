@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from exporter import durations
+from exporter import durations, tlsfiles
 from exporter.engines import ENGINES
 
 ENGINE_TYPES = ("auto", *ENGINES)
@@ -33,6 +33,17 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class TlsClientConfig:
+    """How the exporter checks an HTTPS engine, spelled as Prometheus' tls_config."""
+
+    ca_file: str = ""  # trust this CA instead of the system's
+    cert_file: str = ""  # a client certificate, for engines that require one
+    key_file: str = ""
+    server_name: str = ""  # the name the certificate must carry, when the URL's host is not it
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     """One engine endpoint to poll."""
 
@@ -46,6 +57,7 @@ class TargetConfig:
     sample_limit: int = 100_000  # as Prometheus's sample_limit; 0: none. A large vLLM with 8 DP ranks has ~10k.
     histogram_buckets: str = "canonical"
     bearer_token_file: str = ""
+    tls: TlsClientConfig | None = None  # None: the system's CAs, verification on
 
     @property
     def base_url(self) -> str:
@@ -134,7 +146,7 @@ class YamlReader:
 
     def problem(self, node: yaml.Node, path: str, message: str) -> None:
         line = node.start_mark.line + 1
-        self.found.append((line, f"{self.source}:{line}: {path}: {message}"))
+        self.found.append((line, f"{self.source}:{line}: {path or 'the file'}: {message}"))
 
     @property
     def problems(self) -> list[str]:
@@ -211,20 +223,58 @@ _TARGET_FIELDS: dict[str, Any] = {
     "sample_limit": _count,
     "histogram_buckets": _choice(HISTOGRAM_MODES),
     "bearer_token_file": _nonempty,
+    "tls_config": None,  # a mapping, read by _tls
 }
 _DEFAULT_FIELDS = ("engine_type", "interval", "timeout", "max_response_bytes", "sample_limit", "histogram_buckets")
+
+
+def _tls(reader: YamlReader, node: yaml.Node, path: str) -> TlsClientConfig | None:
+    """tls_config's fields, each file checked for what it must hold so a problem names its field."""
+    fields = reader.mapping(node, path, ("ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"))
+    before = len(reader.found)
+    values: dict[str, Any] = {}
+    for name, value_node in fields.items():
+        convert = _boolean if name == "insecure_skip_verify" else _nonempty
+        values[name] = reader.scalar(value_node, f"{path}.{name}", convert, None)
+    for name, holds in (("ca_file", "certificate"), ("cert_file", "certificate"), ("key_file", "private key")):
+        if values.get(name):
+            problem = tlsfiles.pem_problem(values[name], holds)
+            if problem:
+                reader.problem(fields[name], f"{path}.{name}", problem)
+    for name, other in (("cert_file", "key_file"), ("key_file", "cert_file")):
+        if name in fields and other not in fields:
+            reader.problem(node, f"{path}.{other}", f"is required with {name}")
+    if len(reader.found) == before and values.get("cert_file"):
+        problem = tlsfiles.pair_problem(values["cert_file"], values["key_file"])
+        if problem:
+            reader.problem(fields["key_file"], f"{path}.key_file", problem)
+    if len(reader.found) > before:
+        return None
+    return TlsClientConfig(**values)
+
+
+def _boolean(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return text == "true"
 
 
 def _target(reader: YamlReader, node: yaml.Node, path: str, defaults: dict[str, Any]) -> TargetConfig | None:
     fields = reader.mapping(node, path, tuple(_TARGET_FIELDS))
     values = dict(defaults)
     for name, value_node in fields.items():
-        values[name] = reader.scalar(value_node, f"{path}.{name}", _TARGET_FIELDS[name], None)
+        if name == "tls_config":
+            values["tls"] = _tls(reader, value_node, f"{path}.tls_config")
+        else:
+            values[name] = reader.scalar(value_node, f"{path}.{name}", _TARGET_FIELDS[name], None)
     if "url" not in fields:
         reader.problem(node, f"{path}.url", "is required")
         return None
     if any(value is None for value in values.values()):
         return None
+    if "timeout" not in values:
+        # Unset, the timeout follows a short interval down, as --scrape.interval does: `interval: 1s` alone is valid.
+        values["timeout"] = min(TargetConfig.timeout, values.get("interval", TargetConfig.interval))
     target = TargetConfig(**values)
     if target.timeout > target.interval:
         reader.problem(fields.get("timeout", node), f"{path}.timeout", "must not exceed the interval")

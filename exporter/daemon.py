@@ -11,11 +11,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-import httpx
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter import __version__, schema
+from exporter.client import Clients
 from exporter.config import Config
 from exporter.exposition import Encoder, FamiliesCollector, TextEncoder, accepts_gzip, compress, encoder_for
 from exporter.family import Family, Sample
@@ -82,10 +82,10 @@ class _Exposition:
 class Daemon:
     """Owns the targets, their schedule and the optional GPU collector."""
 
-    def __init__(self, config: Config, gpu_factory: Callable[[float], Collector] | None = None):
+    def __init__(self, config: Config, gpu_factory: Callable[[Config], Collector] | None = None):
         self.config = config
-        self.client = httpx.Client(follow_redirects=False)
-        self.targets = [Target(target, self.client) for target in config.targets]
+        self.clients = Clients()
+        self.targets = [Target(target, self.clients.get(target.tls)) for target in config.targets]
         self.config_reload_ok = True
         self._lock = threading.Lock()
         self._exposition: _Exposition | None = None
@@ -94,7 +94,8 @@ class Daemon:
         # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
         self._wanted: dict[tuple[str, bool], Encoder] = {}
         self._text = TextEncoder()  # one for the process, so each series' line prefix is built once
-        self.gpu = gpu_factory(config.gpu.interval) if gpu_factory else None
+        self._gpu_factory = gpu_factory
+        self.gpu = self._new_gpu(config)
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
         # delays another target; the cap only bounds a config with very many targets.
         self.scheduler = BackgroundScheduler(
@@ -109,8 +110,37 @@ class Daemon:
                 "interval",
                 seconds=target.config.interval,
                 id=f"target:{target.config.name}",
+                name=f"poll of target {target.config.name}",  # what apscheduler's "skipped" warning names
                 next_run_time=datetime.now(UTC),
             )
+
+    def _new_gpu(self, config: Config) -> Collector | None:
+        return self._gpu_factory(config) if self._gpu_factory and config.gpu.enabled != "false" else None
+
+    def _schedule_gpu(self) -> None:
+        if self.gpu is not None:
+            self.scheduler.add_job(
+                self._then_prepare(self.gpu.poll),
+                "interval",
+                seconds=self.config.gpu.interval,
+                id="gpu",
+                next_run_time=datetime.now(UTC),
+            )
+
+    def _apply_gpu(self, config: Config) -> None:
+        """Follow a changed gpu section: the old collector stops, a new one (if enabled) starts at the new interval."""
+        gpu = config.gpu
+        if gpu == self.config.gpu:
+            return
+        old, self.gpu = self.gpu, self._new_gpu(config)
+        self.config = replace(self.config, gpu=gpu)
+        if old is not None:
+            if self.scheduler.running:
+                self.scheduler.remove_job("gpu")
+            old.close()
+        if self.scheduler.running:
+            self._schedule_gpu()
+        log.info("gpu collector %s", f"every {gpu.interval:g}s" if self.gpu is not None else "off")
 
     def _then_prepare(self, poll: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
@@ -129,14 +159,7 @@ class Daemon:
         """Start polling now and then at each target's interval."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._schedule(self.targets)
-        if self.gpu is not None:
-            self.scheduler.add_job(
-                self._then_prepare(self.gpu.poll),
-                "interval",
-                seconds=self.config.gpu.interval,
-                id="gpu",
-                next_run_time=datetime.now(UTC),
-            )
+        self._schedule_gpu()
         self.scheduler.start()
         log.info(
             "polling %d target(s): %s",
@@ -145,9 +168,10 @@ class Daemon:
         )
 
     def apply(self, config: Config) -> None:
-        """Switch to a new target set: unchanged targets keep their state and schedule, the others start afresh."""
+        """Switch to a new config: unchanged targets keep their state and schedule, the others (and a changed gpu
+        section) start afresh."""
         old = {target.config: target for target in self.targets}
-        targets = [old.get(target) or Target(target, self.client) for target in config.targets]
+        targets = [old.get(target) or Target(target, self.clients.get(target.tls)) for target in config.targets]
         kept = {id(target) for target in targets}
         started = [target for target in targets if target.config not in old]
         if self.scheduler.running:
@@ -157,13 +181,14 @@ class Daemon:
             self._schedule(started)
         self.targets = targets
         self.config = replace(self.config, targets=config.targets)
+        self._apply_gpu(config)
 
     def stop(self) -> None:
         """Stop polling and release connections."""
         self.scheduler.shutdown(wait=False)
         if self.gpu is not None:
             self.gpu.close()
-        self.client.close()
+        self.clients.close()
 
     @property
     def ready(self) -> bool:

@@ -1,7 +1,9 @@
-"""Parse Prometheus text exposition (0.0.4, and the OpenMetrics subset engines emit) into families.
+"""Parse Prometheus text exposition (0.0.4, and OpenMetrics as engines emit it) into families.
 
 Strict where a half-read or foreign body would otherwise be re-exported: a body without its final newline,
 a malformed line or a duplicate series is a ParseError naming the line. NaN and ±Inf are legal values.
+OpenMetrics' exemplars, float timestamps, `# UNIT` and `# EOF` are read and dropped: the exporter serves its own
+poll's values, so an engine's timestamps and trace ids have nowhere to go.
 Everything prometheus_client's parser rejects is rejected here too (tests/engines/test_parse_fuzz.py pins it).
 
 Fast because a poll's series are the previous poll's series with new values: the text before a sample's value
@@ -15,10 +17,14 @@ import re
 from exporter.family import Family, Sample
 
 _PAIR = r'[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"[^"\\]*(?:\\.[^"\\]*)*"[ \t]*'
-# A whole sample line: name, optional label list (each pair checked here), value, optional integer timestamp.
+_LABEL_LIST = rf"(?:{_PAIR}(?:,{_PAIR})*(?:,[ \t]*)?|[ \t]*)"
+# A timestamp: integer milliseconds (text 0.0.4) or float seconds (OpenMetrics, `1.7e9` included); never re-exported.
+_TIMESTAMP = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+# A whole sample line: name, optional label list (each pair checked here), value, optional timestamp, and an
+# OpenMetrics exemplar (` # {trace_id="…"} 0.05 1.7e9`), whose labels are checked as strictly and which is dropped.
 _SAMPLE = re.compile(
-    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_PAIR}(?:,{_PAIR})*(?:,[ \t]*)?|[ \t]*))\}})?"
-    r"[ \t]+(\S+)(?:[ \t]+(-?[0-9]+))?"
+    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{({_LABEL_LIST})\}})?[ \t]+(\S+)(?:[ \t]+({_TIMESTAMP}))?"
+    rf"(?:[ \t]+#[ \t]+\{{({_LABEL_LIST})\}}[ \t]+(\S+)(?:[ \t]+{_TIMESTAMP})?)?"
 )
 _LOOSE_SAMPLE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{(.*)\}[ \t]+\S+.*")  # only to name what is wrong
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"')
@@ -94,13 +100,16 @@ def _sample_line(line: str, line_no: int, series: _SeriesCache) -> tuple[str, di
         if loose is not None:
             raise ParseError(line_no, f"malformed labels {{{loose.group(1)[:80]}}}")
         raise ParseError(line_no, f"not a sample line: {stripped[:80]!r}")
-    name, label_body, value_text, timestamp = match.groups()
+    name, label_body, value_text, timestamp, exemplar_labels, exemplar_value = match.groups()
     labels = _labels(label_body, line_no) if label_body else {}
     value = _value(value_text, line_no)
+    if exemplar_value is not None:
+        _labels(exemplar_labels or "", line_no)
+        _value(exemplar_value, line_no)
     identity = (name, frozenset(labels.items()))
     series_end = match.end(2) + 1 if label_body is not None else match.end(1)
     # Only "series value" exactly, so a later line with the same series text is this line with another value.
-    plain = len(stripped) == len(line) and timestamp is None
+    plain = len(stripped) == len(line) and timestamp is None and exemplar_value is None
     if plain and match.start(3) == series_end + 1 and line[series_end] == " ":
         if len(series) >= Parser.LIMIT:
             series.clear()

@@ -11,6 +11,11 @@ from exporter.config import TargetConfig, default_name, redact
 from exporter.target import Target
 
 
+def _escape(value: str) -> str:
+    """A label value as the exposition format writes it, so a newline in a model name cannot break the line."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout: float) -> str:
     """A human-readable account of one fetch: engine, mapped families with values, unmapped families, timing."""
     config = TargetConfig(
@@ -23,7 +28,8 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         max_response_bytes=64 << 20,
     )
     started = time.monotonic()
-    engine, result, families = Target(config, client).scrape_once()
+    target = Target(config, client)
+    engine, result, families = target.scrape_once()
     elapsed = time.monotonic() - started
     lines = [
         f"target:   {redact(url)}",
@@ -31,6 +37,8 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         f"families: {len(families)} in the scrape",
         f"timing:   {elapsed * 1000:.1f} ms (fetch + parse + map)",
     ]
+    if target.mismatch:
+        lines.append(f"warning:  {target.mismatch}")
     if engine is None or result is None:
         lines.append("\nno engine table knows these families; all are unmapped:")
         lines += [f"  {family.name}" for family in families]
@@ -40,7 +48,9 @@ def report(client: httpx.Client, url: str, engine_type: str, model: str, timeout
         lines.append(f"  {family.name} ({family.type})")
         shown = [s for s in family.samples if not s.name.endswith("_bucket")]
         for sample in shown[:8]:
-            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items() if k not in ("engine_type", "target"))
+            labels = ",".join(
+                f'{k}="{_escape(v)}"' for k, v in sample.labels.items() if k not in ("engine_type", "target")
+            )
             value: str = floatToGoString(sample.value)  # type: ignore[no-untyped-call]
             lines.append(f"      {sample.name}{{{labels}}} {value}")
         if len(shown) > 8:

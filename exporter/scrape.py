@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from exporter.client import MAX_REDIRECTS
 from exporter.config import redact
 
 
@@ -28,6 +29,8 @@ def fetch_body(
     shown = redact(url)
     try:
         with client.stream("GET", url, timeout=timeout, headers=headers) as response:
+            if response.history:  # name where the redirects led, in every error below
+                shown = f"{shown} (redirected to {redact(str(response.url))})"
             if response.status_code != 200:
                 raise ScrapeError("http_status", f"HTTP {response.status_code} from {shown}", response.status_code)
             content_type = response.headers.get("content-type", "")
@@ -44,6 +47,10 @@ def fetch_body(
                 chunks.append(chunk)
     except httpx.TimeoutException:
         raise ScrapeError("timeout", f"{shown} did not answer within {timeout:g}s") from None
+    except httpx.TooManyRedirects:
+        raise ScrapeError(
+            "redirect", f"{shown} redirected more than {MAX_REDIRECTS} times (a redirect loop?)"
+        ) from None
     except httpx.ConnectError as error:
         raise ScrapeError("connection", f"cannot connect to {shown}: {error}") from None
     except httpx.HTTPError as error:

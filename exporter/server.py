@@ -61,7 +61,7 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
             self._consume_body()
             # Liveness and readiness say nothing secret, and container health checks and kubelet probes
             # should not need the password.
-            if self.path.split("?", 1)[0] in _OPEN_PATHS and self.command == "GET":
+            if self.path.split("?", 1)[0] in _OPEN_PATHS and self.command in ("GET", "HEAD"):
                 return True
             if not auth.enabled or auth.check(self.headers.get("Authorization")):
                 return True

@@ -21,6 +21,9 @@ from exporter.table import Engine
 log = logging.getLogger("llm_exporter.target")
 
 TARGET_STATES = ("ready", "loading", "down")
+# A health endpoint answers at once or not at all; after a failed fetch (often a full timeout already) waiting longer
+# for it would push the poll past its interval, and the scheduler would skip the next one.
+HEALTH_TIMEOUT_S = 1.0
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Target:
         self._detected: Engine | None = None
         self._identity_read_at = -math.inf
         self._ever_ready = False
+        self.mismatch = ""  # why the forced engine_type looks wrong, while it does
 
     def _headers(self) -> dict[str, str] | None:
         if not self.config.bearer_token_file:
@@ -105,7 +109,23 @@ class Target:
         self._detected = engine
         if engine is None:
             return None, None, families
-        return engine, self._normalizer_for(engine, headers).normalize(families), families
+        result = self._normalizer_for(engine, headers).normalize(families)
+        self._check_forced(result, families)
+        return engine, result, families
+
+    def _check_forced(self, result: Result, families: list[Family]) -> None:
+        """Warn once when a forced engine_type maps none of the families and another engine's table knows them."""
+        looks_like = None if self._engine is None or result.mapped else detect(families, ENGINES.values())
+        if looks_like is None:
+            self.mismatch = ""
+            return
+        mismatch = (
+            f"engine_type {self.config.engine_type} maps none of the {len(families)} families; "
+            f"they look like {looks_like.engine_type} (set engine_type: {looks_like.engine_type}, or auto)"
+        )
+        if mismatch != self.mismatch:
+            log.warning("target %s: %s", self.config.name, mismatch)
+        self.mismatch = mismatch
 
     def poll(self) -> None:
         """One poll; any failure becomes up=0, an error kind and one log line, never an exception."""
@@ -165,7 +185,9 @@ class Target:
             headers = self._headers()
         except ScrapeError:
             headers = None
-        status = fetch_status(self.client, self.config.base_url + path, self.config.timeout, headers)
+        status = fetch_status(
+            self.client, self.config.base_url + path, min(self.config.timeout, HEALTH_TIMEOUT_S), headers
+        )
         return "loading" if status == 503 else "down"
 
     def _fail(self, kind: str, message: str, duration: float, status: int | None = None) -> None:

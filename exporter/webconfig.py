@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import ssl
 import threading
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import bcrypt
 import yaml
 
+from exporter import tlsfiles
 from exporter.config import ConfigError, YamlReader, compose
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
@@ -71,11 +71,7 @@ def load(text: str, source: str) -> WebConfig:
     if "tls_server_config" in top:
         fields = reader.mapping(top["tls_server_config"], "tls_server_config", _TLS_FIELDS)
         values = {name: reader.scalar(node, f"tls_server_config.{name}", str, "") for name, node in fields.items()}
-        for name in ("cert_file", "key_file"):
-            if not values.get(name):
-                reader.problem(top["tls_server_config"], f"tls_server_config.{name}", "is required")
-            elif not os.path.isfile(values[name]):
-                reader.problem(fields[name], f"tls_server_config.{name}", f"no such file {values[name]!r}")
+        _check_files(reader, top["tls_server_config"], fields, values)
         auth = values.get("client_auth_type", "NoClientCert")
         if auth in _UNVERIFIED_CLIENT_AUTH:
             reader.problem(
@@ -99,6 +95,10 @@ def load(text: str, source: str) -> WebConfig:
         for name in ("min_version", "max_version"):
             if name in values and values[name] not in TLS_VERSIONS:
                 reader.problem(fields[name], f"tls_server_config.{name}", f"must be one of {', '.join(TLS_VERSIONS)}")
+        lowest, highest = values.get("min_version", "TLS12"), values.get("max_version", "TLS13")
+        if lowest in TLS_VERSIONS and highest in TLS_VERSIONS and TLS_VERSIONS[lowest] > TLS_VERSIONS[highest]:
+            node = fields.get("min_version", top["tls_server_config"])
+            reader.problem(node, "tls_server_config.min_version", f"{lowest} is above max_version {highest}")
         if not reader.problems:
             tls = TlsConfig(**values)
     users: list[tuple[str, str]] = []
@@ -116,6 +116,23 @@ def load(text: str, source: str) -> WebConfig:
     return WebConfig(tls=tls, users=tuple(users))
 
 
+def _check_files(reader: YamlReader, node: yaml.Node, fields: dict[str, yaml.Node], values: dict[str, str]) -> None:
+    """cert_file and key_file are required; each file named must hold what its field says, and the key fit the cert."""
+    before = len(reader.found)
+    for name, holds in (("cert_file", "certificate"), ("key_file", "private key"), ("client_ca_file", "certificate")):
+        if not values.get(name):
+            if name != "client_ca_file":
+                reader.problem(node, f"tls_server_config.{name}", "is required")
+            continue
+        problem = tlsfiles.pem_problem(values[name], holds)
+        if problem:
+            reader.problem(fields[name], f"tls_server_config.{name}", problem)
+    if len(reader.found) == before:
+        problem = tlsfiles.pair_problem(values["cert_file"], values["key_file"])
+        if problem:
+            reader.problem(fields["key_file"], "tls_server_config.key_file", problem)
+
+
 def _keys(node: yaml.Node) -> list[str]:
     return [str(key.value) for key, _ in node.value] if isinstance(node, yaml.MappingNode) else []
 
@@ -127,6 +144,8 @@ def load_file(path: str) -> WebConfig:
             return load(handle.read(), path)
     except OSError as error:
         raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: cannot read: not UTF-8 text (byte {error.start})"]) from None
 
 
 def ssl_context(tls: TlsConfig) -> ssl.SSLContext:

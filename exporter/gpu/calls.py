@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 from types import ModuleType
 from typing import Any
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("llm_exporter.gpu")
 
 # Codes after which a call will not answer on this GPU until NVML is re-initialised (notes/gpu.md §2.3).
 _UNANSWERABLE = ("NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_NO_PERMISSION", "NVML_ERROR_FUNCTION_NOT_FOUND")

@@ -14,7 +14,7 @@ from exporter.gpu.device import GpuReader, Point
 from exporter.gpu.exposition import build_families
 from exporter.gpu.xid import XidCounts, XidWatcher, handle_key
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("llm_exporter.gpu")
 
 # Re-initialisation backoff ceiling (notes/gpu.md §2.3: 30 s -> 5 min for a missing driver).
 MAX_BACKOFF_S = 300.0

@@ -10,7 +10,7 @@ from collections.abc import Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("llm_exporter.gpu")
 
 # How long one wait blocks: bounds how late close() returns. ctypes drops the GIL while NVML waits.
 WAIT_MS = 500

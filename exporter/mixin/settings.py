@@ -499,7 +499,12 @@ def load(path: Path | None) -> Settings:
     """The default settings overridden by a YAML file; SettingsError lists every problem."""
     if path is None:
         return Settings()
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"{path}: cannot read: not UTF-8 text (byte {error.start})") from None
     try:
         data = yaml.safe_load(text) or {}
         lines = _lines(yaml.compose(text), "")

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.http_server import EngineStub, respond, stall
+from tests.support.pki import Exporter
 from tests.support.ports import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "engines"
@@ -75,6 +77,9 @@ def test_probe_failure_is_one_clear_line():
 def test_bad_flags_exit_2():
     assert _cli("--target", "ftp://x").returncode == 2
     assert _cli("--web.listen-address", "nonsense", "--gpu", "false").returncode == 2
+    # No abbreviations (review-2026-11-qa §23): `--targ` must not quietly mean --target, nor `--conf` --config.file.
+    abbreviated = _cli("--targ", "127.0.0.1:8000", "--gpu", "false")
+    assert abbreviated.returncode == 2 and "unrecognized arguments: --targ" in abbreviated.stderr
 
 
 def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
@@ -126,3 +131,87 @@ def test_daemon_serves_endpoints_and_metrics_never_waits_on_a_hung_engine():
             process.terminate()
             _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
+
+
+def test_output_closed_early_is_one_line_and_a_non_zero_exit(tmp_path):
+    # As `llm-exporter check-config big.yml | head -1`: more output than a pipe holds, and a reader that leaves.
+    config = tmp_path / "many.yml"
+    config.write_text("targets:\n" + "".join(f"  - url: http://127.0.0.1:{8000 + i}\n" for i in range(5000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "check-config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == f"{config}: OK, 5000 target(s)\n"
+    process.stdout.close()
+    with process.stderr:
+        assert process.stderr.read() == "llm-exporter: output closed early (broken pipe)\n"
+    assert process.wait(timeout=30) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read: No such file or directory"),
+        ("folder", "cannot read: Is a directory"),
+        (b"queue: {waiting: '\xff'}\n", "cannot read: not UTF-8 text (byte 18)"),
+        (b"queue: [\n", "2: not valid YAML: expected the node content, but found '<stream end>'"),
+    ],
+)
+def test_a_bad_settings_file_is_one_line_and_exit_1(tmp_path, content, problem):
+    settings = tmp_path / "settings.yml"
+    if content == "folder":
+        settings.mkdir()
+    elif isinstance(content, bytes):
+        settings.write_bytes(content)
+    done = _cli("generate", "alerts", "--settings", str(settings), "--out", str(tmp_path / "out"))
+    assert (done.returncode, done.stderr) == (1, f"{settings}:{'' if problem[0].isdigit() else ' '}{problem}\n")
+
+
+def test_a_web_config_that_is_not_utf8_is_one_line_and_exit_2(tmp_path):
+    web = tmp_path / "web.yml"
+    web.write_bytes(b"basic_auth_users:\n  caf\xe9: '$2y$10$x'\n")
+    done = _cli(
+        "--web.config.file", str(web), "--target", "127.0.0.1:9", "--web.listen-address", f"127.0.0.1:{free_port()}"
+    )
+    assert (done.returncode, done.stderr) == (2, f"{web}: cannot read: not UTF-8 text (byte 23)\n")
+
+
+def test_every_line_the_exporter_logs_is_logfmt():
+    from tests.unit.test_logfmt import parse_logfmt
+
+    exporter = Exporter("--target", f"http://admin:S3cret@127.0.0.1:{free_port()}", "--log.level", "debug")
+    exporter.wait_listening()
+    time.sleep(1.5)
+    lines = exporter.stop().splitlines()
+    fields = [parse_logfmt(line) for line in lines]
+    assert {"listening", "polling", "target"} <= {f["msg"].split(" ", 1)[0] for f in fields}
+    assert all(f.keys() >= {"ts", "level", "logger", "msg"} for f in fields)
+    assert {f["logger"] for f in fields} <= {"llm_exporter", "llm_exporter.target", "llm_exporter.gpu"}
+    assert not any("S3cret" in line for line in lines)
+
+
+def test_generate_writes_into_the_current_directory_and_says_where(tmp_path):
+    # review-2026-11-qa finding 9: an installed exporter wrote into site-packages and did not say where.
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", "generate", "docs"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(Path(__file__).parents[2]), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"under {tmp_path}" in done.stdout
+    assert (tmp_path / "docs" / "METRICS.md").is_file()
+
+
+def test_check_config_never_prints_a_password(tmp_path):
+    config = tmp_path / "c.yml"
+    config.write_text("targets:\n  - url: http://admin:S3cretPass@127.0.0.1:8000\n")
+    done = _cli("check-config", str(config))
+    assert done.returncode == 0
+    assert "S3cretPass" not in done.stdout + done.stderr and "admin:xxxxx@127.0.0.1:8000" in done.stdout

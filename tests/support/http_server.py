@@ -3,6 +3,7 @@ restartable on its port, and EngineStub, which answers /metrics the way a health
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 import time
@@ -57,9 +58,10 @@ class QuietHandler(BaseHTTPRequestHandler):
 class LocalHTTPServer(Loopback):
     """Serves `handler` on 127.0.0.1 (a free port unless given); stop() frees the port, start() binds it again."""
 
-    def __init__(self, handler: type[QuietHandler], port: int | None = None) -> None:
+    def __init__(self, handler: type[QuietHandler], port: int | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
         self.port = port or free_port()
+        self.tls = tls  # a server context: HTTPS (an engine behind its own certificate)
         self._server: _OwnedServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -68,6 +70,8 @@ class LocalHTTPServer(Loopback):
         if self._server is not None:
             raise RuntimeError(f"{type(self).__name__} on port {self.port} is already running")
         server = _OwnedServer(self, self.port, self.handler)
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(POLL_INTERVAL,), name=f"http-{self.port}", daemon=True
@@ -84,6 +88,11 @@ class LocalHTTPServer(Loopback):
             self._thread.join(timeout=5)
         self._server = None
         self._thread = None
+
+    @property
+    def url(self) -> str:
+        """Root URL, https:// when it serves TLS."""
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     def __enter__(self) -> LocalHTTPServer:
         self.start()
@@ -143,8 +152,8 @@ class _StubHandler(QuietHandler):
 class EngineStub(LocalHTTPServer):
     """Serves behaviour(handler) for GET /metrics and 404 elsewhere; a context manager that starts and stops it."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
-        super().__init__(_StubHandler)
+    def __init__(self, behaviour: Behaviour, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(_StubHandler, tls=tls)
         self.behaviour = behaviour
 
     def __enter__(self) -> EngineStub:

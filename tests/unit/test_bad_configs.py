@@ -51,8 +51,9 @@ EXPECTED = {
     ],
     "invalid-unknown-target-field.yml": [
         "invalid-unknown-target-field.yml:3: targets[0].colour: unknown field (allowed: url, name, engine_type, model, "
-        "interval, timeout, max_response_bytes, sample_limit, histogram_buckets, bearer_token_file)"
+        "interval, timeout, max_response_bytes, sample_limit, histogram_buckets, bearer_token_file, tls_config)"
     ],
+    "invalid-top-level-list.yml": ["invalid-top-level-list.yml:1: the file: must be a mapping"],
     "invalid-unknown-top-level-field.yml": [
         "invalid-unknown-top-level-field.yml:2: extra: unknown field (allowed: defaults, targets, gpu)"
     ],
@@ -97,6 +98,35 @@ EXPECTED = {
     "invalid-web-unknown-field.yml": [
         "invalid-web-unknown-field.yml:4: tls_server_config.certfile: unknown field (allowed: cert_file, key_file, "
         "client_auth_type, client_ca_file, min_version, max_version)"
+    ],
+    "invalid-target-tls-ca-file-missing.yml": [
+        "invalid-target-tls-ca-file-missing.yml:4: targets[0].tls_config.ca_file: no such file 'no-such-ca.pem'"
+    ],
+    "invalid-target-tls-ca-not-a-certificate.yml": [
+        "invalid-target-tls-ca-not-a-certificate.yml:4: targets[0].tls_config.ca_file: 'test-key.pem' holds no PEM "
+        "certificate"
+    ],
+    "invalid-target-tls-cert-without-key.yml": [
+        "invalid-target-tls-cert-without-key.yml:4: targets[0].tls_config.key_file: is required with cert_file"
+    ],
+    "invalid-target-tls-skip-verify.yml": [
+        "invalid-target-tls-skip-verify.yml:4: targets[0].tls_config.insecure_skip_verify: must be true or false, "
+        "got 'yes'"
+    ],
+    "invalid-target-tls-unknown-field.yml": [
+        "invalid-target-tls-unknown-field.yml:4: targets[0].tls_config.ca: unknown field (allowed: ca_file, cert_file, "
+        "key_file, server_name, insecure_skip_verify)"
+    ],
+    "invalid-web-cert-key-swapped.yml": [
+        "invalid-web-cert-key-swapped.yml:2: tls_server_config.cert_file: 'test-key.pem' holds no PEM certificate",
+        "invalid-web-cert-key-swapped.yml:3: tls_server_config.key_file: 'test-cert.pem' holds no PEM private key",
+    ],
+    "invalid-web-client-ca-file-missing.yml": [
+        "invalid-web-client-ca-file-missing.yml:5: tls_server_config.client_ca_file: no such file 'no-such-ca.pem'"
+    ],
+    "invalid-web-not-utf8.yml": ["invalid-web-not-utf8.yml: cannot read: not UTF-8 text (byte 23)"],
+    "invalid-web-tls-version-order.yml": [
+        "invalid-web-tls-version-order.yml:4: tls_server_config.min_version: TLS13 is above max_version TLS12"
     ],
     "invalid-rules-boolean.yml": ["invalid-rules-boolean.yml:2: queue.waiting: booleans are not settings here"],
     "invalid-rules-burn-window.yml": [

@@ -73,7 +73,7 @@ extra: 1
         "exporter.yml:5: targets[1].url: is required",
         "exporter.yml:6: targets[2].url: must be an http(s) URL, got 'ftp://x'",
         "exporter.yml:7: targets[2].colour: unknown field (allowed: url, name, engine_type, model, interval, timeout, "
-        "max_response_bytes, sample_limit, histogram_buckets, bearer_token_file)",
+        "max_response_bytes, sample_limit, histogram_buckets, bearer_token_file, tls_config)",
         "exporter.yml:10: targets[3].timeout: must not exceed the interval",
         "exporter.yml:12: gpu.enabled: must be one of auto, true, false, got 'maybe'",
         "exporter.yml:13: extra: unknown field (allowed: defaults, targets, gpu)",
@@ -119,3 +119,20 @@ def test_gpu_devices_auto_is_the_engines_gpus_beside_a_target(devices, targets, 
     flags = [arg for url in targets for arg in ("--target", url)]
     config = cli._config(cli._run_parser().parse_args([*flags, "--gpu.devices", devices]))
     assert cli.collector_devices(config) == collector_gets
+
+
+def test_compound_durations_as_prometheus_writes_them():
+    # review-2026-11-qa §12: `1m30s` and `1d` were rejected, though configs copied from Prometheus use them.
+    config = load(
+        "defaults: {timeout: 1m}\ntargets: [{url: 127.0.0.1:8000, interval: 1m30s}]\ngpu: {interval: 1d}\n", "c.yml"
+    )
+    assert (config.targets[0].interval, config.targets[0].timeout, config.gpu.interval) == (90.0, 60.0, 86_400.0)
+
+
+def test_a_short_interval_alone_brings_the_timeout_down_with_it():
+    # review-2026-11-qa §12: `interval: 1s` alone was rejected as `timeout: must not exceed the interval`.
+    config = load(
+        "defaults: {interval: 2s}\ntargets: [{url: 127.0.0.1:8000, interval: 1s}, {url: 127.0.0.1:8001}]\n", "c.yml"
+    )
+    assert [(t.interval, t.timeout) for t in config.targets] == [(1.0, 1.0), (2.0, 2.0)]
+    assert load("targets: [{url: 127.0.0.1:8000, interval: 10s}]\n", "c.yml").targets[0].timeout == 4.0

@@ -157,8 +157,8 @@ def test_config_file_example_loads():
 
 
 def test_web_config_example_loads(tmp_path):
-    for name in ("tls.crt", "tls.key"):
-        (tmp_path / name).write_text("placeholder; load() checks only that the file exists\n")
+    for name, fixture in (("tls.crt", "test-cert.pem"), ("tls.key", "test-key.pem")):
+        (tmp_path / name).write_bytes((REPO / "tests" / "fixtures" / "config" / fixture).read_bytes())
     text = _yaml_block("Web config file").replace("/etc/llm-exporter/", f"{tmp_path}/")
     web = webconfig.load(text, "web.yml")
     assert web.tls is not None and web.tls.min_version == "TLS12"

@@ -71,6 +71,11 @@ def test_timestamps_are_accepted():
         ('a{x="1"} 1\na{x="1"} 2\n', 'line 2: duplicate series a{x="1"}'),
         ('a{x="1",x="2"} 1\n', "line 1: label 'x' appears twice"),
         ("# TYPE a bogus\n", "line 1: unknown metric type 'bogus' for a"),
+        # OpenMetrics exemplars and timestamps are read, and held to the same rules.
+        ('m 1 # {trace_id="abc} 0.5\n', "line 1: not a sample line"),
+        ('m 1 # {trace_id="a",trace_id="b"} 0.5\n', "line 1: label 'trace_id' appears twice"),
+        ('m 1 # {trace_id="abc"} half\n', "line 1: value 'half' is not a number"),
+        ("m 1 17e\n", "line 1: not a sample line"),
     ],
 )
 def test_errors_name_the_line(text, message):

@@ -101,3 +101,6 @@ def test_basic_auth_guards_everything_but_health_and_readiness(exporter_url: str
     assert httpx.get(f"{exporter_url}/").status_code == 401
     assert httpx.get(f"{exporter_url}/-/healthy").status_code == 200
     assert httpx.get(f"{exporter_url}/-/ready").status_code == 503
+    # HEAD as GET (review-2026-11-qa §11.2: HEAD /-/healthy asked for the password GET did not).
+    assert httpx.head(f"{exporter_url}/-/healthy").status_code == 200
+    assert httpx.head(f"{exporter_url}/metrics").status_code == 401

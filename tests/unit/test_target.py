@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
 from exporter.parse import parse
-from tests.support.http_server import EngineStub, cut_short, respond, stall
+from exporter.target import HEALTH_TIMEOUT_S
+from tests.support.http_server import EngineStub, LocalHTTPServer, QuietHandler, cut_short, respond, stall
 from tests.support.ports import free_port
 
 VLLM = (Path(__file__).parents[1] / "fixtures" / "engines" / "vllm-0.32.0-cpu-live.prom").read_bytes()
@@ -136,3 +138,41 @@ def test_engine_restart_resets_pass_through_unharmed():
         daemon.targets[0].poll()
     # The counter went down: passed through as is, so Prometheus's rate() sees a reset, not a negative rate.
     assert f"{series} 12" in daemon.render()
+
+
+class _Hangs(QuietHandler):
+    """An engine that answers every path, or, once its owner says so, holds every request for 3 s (wedged)."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server dispatches on this name
+        """Answer the vLLM capture, or hang first."""
+        if self.owner.hang:
+            time.sleep(3.0)
+        self.send_body(200, VLLM, "text/plain; version=0.0.4")
+
+
+def test_a_hung_engine_fails_within_its_timeout_and_a_short_health_check():
+    # The health check after a failed fetch waited a whole timeout again: a hung engine's poll took twice its timeout.
+    with LocalHTTPServer(_Hangs) as engine:
+        engine.hang = False  # type: ignore[attr-defined]
+        daemon = Daemon(Config(targets=(TargetConfig(url=engine.metrics_url, name="t0", timeout=2.0),)))
+        daemon.targets[0].poll()
+        engine.hang = True  # type: ignore[attr-defined]
+        started = time.monotonic()
+        daemon.targets[0].poll()
+        elapsed = time.monotonic() - started
+    assert (daemon.targets[0].snapshot.state, daemon.targets[0].errors) == ("down", {"timeout": 1})
+    assert elapsed < 2.0 + HEALTH_TIMEOUT_S + 0.5
+
+
+def test_a_skipped_poll_names_its_target(caplog):
+    # review-2026-11-qa §11.7: apscheduler's "skipped" warning named a closure, not the target.
+    with LocalHTTPServer(_Hangs) as engine:
+        engine.hang = True  # type: ignore[attr-defined]
+        config = TargetConfig(url=engine.metrics_url, name="t0", interval=1.0, timeout=1.0)
+        daemon = Daemon(Config(targets=(config,)))
+        with caplog.at_level(logging.WARNING):
+            daemon.start()
+            time.sleep(3.5)
+            daemon.stop()
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped and all('"poll of target t0 ' in message for message in skipped)

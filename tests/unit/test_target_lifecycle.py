@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -142,6 +143,28 @@ def test_identity_body_is_capped_while_streaming():
     assert sum(sent) <= IDENTITY_MAX_BYTES + 65536
 
 
+def test_a_drip_fed_identity_answer_is_cut_at_the_deadline():
+    # review-2026-11-qa finding 4b: one byte every half second held the first poll, and /-/ready, forever.
+    def drip():
+        for byte in b'{"model_id": "never-finished"}' * 100:
+            time.sleep(0.1)
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/info":
+            return httpx.Response(200, content=drip())
+        return httpx.Response(200, content=TGI)
+
+    target = Target(
+        TargetConfig(url="http://engine/metrics", name="t0", timeout=1.0),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    started = time.monotonic()
+    target.poll()
+    assert time.monotonic() - started < 2.5
+    assert target.snapshot.up and target.snapshot.polled and target.identity == {}
+
+
 def test_each_target_owns_its_caches():
     client = _mock_client({"/metrics": VLLM})
     first = Target(TargetConfig(url="http://a/metrics", name="a"), client)
@@ -246,14 +269,14 @@ def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["RequestClientCert", "RequireAnyClientCert"])
-def test_client_auth_modes_python_cannot_honour_are_rejected(tmp_path, mode):
+def test_client_auth_modes_python_cannot_honour_are_rejected(mode):
     from exporter.config import ConfigError
     from exporter.webconfig import load
 
-    cert = tmp_path / "c.pem"
-    cert.write_text("x")
+    pem = Path(__file__).parents[1] / "fixtures" / "config"
+    text = f"tls_server_config:\n  cert_file: {pem}/test-cert.pem\n  key_file: {pem}/test-key.pem\n"
     with pytest.raises(ConfigError) as error:
-        load(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {cert}\n  client_auth_type: {mode}\n", "web.yml")
+        load(f"{text}  client_auth_type: {mode}\n", "web.yml")
     assert error.value.problems == [
         f"web.yml:4: tls_server_config.client_auth_type: {mode} is not supported: Python's TLS verifies every "
         "client certificate, so use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file"
