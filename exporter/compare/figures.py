@@ -1,0 +1,253 @@
+"""The comparison: each figure of the migration checklist on both sides, their ratio, and why one is missing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter.compare.quantile import histogram_quantile
+from exporter.compare.sampling import Side
+from exporter.compare.window import CounterResetError, Window
+
+FINISHED = "llm_requests_finished_total"
+PROMPT_TOKENS = "llm_prompt_tokens_total"
+OUTPUT_TOKENS = "llm_generation_tokens_total"
+PREFIX_HITS = "llm_prefix_cache_hits_tokens_total"
+PREFIX_QUERIES = "llm_prefix_cache_queries_tokens_total"
+
+LATENCIES = (
+    ("ttft", "TTFT", "gen_ai_server_time_to_first_token_seconds"),
+    ("itl", "ITL", "llm_inter_token_latency_seconds"),
+    ("tpot", "TPOT", "gen_ai_server_time_per_output_token_seconds"),
+    ("e2e", "End-to-end", "gen_ai_server_request_duration_seconds"),
+    ("queue", "Queue time", "llm_request_queue_time_seconds"),
+)
+QUANTILES = (0.5, 0.95, 0.99)
+LENGTHS = (
+    ("prompt", "Prompt length", "llm_request_prompt_tokens"),
+    ("output", "Output length", "llm_request_generation_tokens"),
+)
+# finish_reason values that are failures, as the engine tables spell them (exporter/engines/).
+ERROR_KINDS = (("error", "server error"), ("rejected", "rejected (client's request)"), ("abort", "aborted"))
+# The guide's decision bands for SGLang versus vLLM on prefix reuse.
+LOW_REUSE, HIGH_REUSE = 0.2, 0.7
+
+# What to read instead where an engine's table maps nothing onto a family.
+INSTEAD = {
+    "gen_ai_server_time_to_first_token_seconds": "use the load generator's client-side TTFT (queue time is a "
+    "lower bound of it)",
+    "llm_inter_token_latency_seconds": "use TPOT, the per-request mean of the same gaps",
+    PREFIX_HITS: "this traffic's prefix reuse shows only once a vLLM or SGLang side serves it",
+}
+GPU_REASON = (
+    "an engine's /metrics has no GPU figures: read SM activity and tokens per joule on the Migration dashboard "
+    "(the exporter's NVML collector)"
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One side's figure: its value, or None and why; a reason beside a value is a caveat."""
+
+    value: float | None
+    reason: str = ""
+    bucket: tuple[float, float] | None = None  # the quantile's bucket: its resolution
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the comparison."""
+
+    key: str
+    label: str
+    unit: str  # seconds | ratio | tokens | tokens/s | requests/s | USD
+    before: Value
+    after: Value
+
+    @property
+    def ratio(self) -> float | None:
+        """after / before, None when either is missing or before is zero."""
+        if self.before.value is None or self.after.value is None or self.before.value == 0:
+            return None
+        return self.after.value / self.before.value
+
+
+class Measured:
+    """One side's window and what each figure needs from it, with the reason a figure cannot be had."""
+
+    def __init__(self, side: Side, price: float | None):
+        self.side = side
+        self.price = price
+        self.window = Window(side.readings[0], side.readings[-1]) if len(side.readings) >= 2 else None
+
+    def missing(self, family: str) -> str:
+        """Why the family cannot give a figure on this side; empty when it can."""
+        side, engine = self.side, self.side.engine
+        if self.window is None:
+            return side.error or "one reading only: a window needs two"
+        if engine is None or not any(row.unified == family for row in engine.rows):
+            instead = INSTEAD.get(family)
+            return f"{side.engine_type} does not report {family}" + (f"; {instead}" if instead else "")
+        if not self.window.has(family):
+            return f"{family} is not in this {side.engine_type} build's /metrics"
+        return ""
+
+    def counted_at_completion(self, family: str) -> bool:
+        """True if the engine moves this counter only when a request finishes (lumpy over a short window)."""
+        engine = self.side.engine
+        return engine is not None and any(r.unified == family and r.counted == "per_completion" for r in engine.rows)
+
+
+Compute = Callable[[Measured], Value]
+
+
+def _reading(families: tuple[str, ...], compute: Callable[[Measured, Window], Value]) -> Compute:
+    """`compute(side, window)` where every family can give a figure; otherwise the reason it cannot."""
+
+    def run(side: Measured) -> Value:
+        for family in families:
+            if why := side.missing(family):
+                return Value(None, why)
+        assert side.window is not None
+        try:
+            return compute(side, side.window)
+        except CounterResetError as reset:
+            return Value(None, str(reset))
+
+    return run
+
+
+def quantile(family: str, q: float) -> Compute:
+    """The q-quantile of a histogram's increase over the window, with the bucket it fell in."""
+
+    def compute(_: Measured, window: Window) -> Value:
+        estimate = histogram_quantile(q, window.buckets(family))
+        if estimate is None:
+            return Value(None, "no observation in the window")
+        above = "above the highest bucket bound: the value is that bound" if math.isinf(estimate.upper) else ""
+        return Value(estimate.value, above, (estimate.lower, estimate.upper))
+
+    return _reading((family,), compute)
+
+
+def mean(family: str) -> Compute:
+    """A histogram's mean observation over the window (increase of _sum over increase of _count)."""
+
+    def compute(_: Measured, window: Window) -> Value:
+        total, count = window.sum_and_count(family)
+        return Value(total / count) if count else Value(None, "no observation in the window")
+
+    return _reading((family,), compute)
+
+
+def error_ratio(kind: str) -> Compute:
+    """Finished requests of one failure kind over all finished requests in the window."""
+
+    def compute(side: Measured, window: Window) -> Value:
+        total = window.increase(FINISHED)
+        if kind not in window.label_values(FINISHED, "finish_reason"):
+            return _unreported_kind(side, kind, total)
+        if not total:
+            return Value(None, "no request finished in the window")
+        return Value(window.increase(FINISHED, finish_reason=kind) / total)
+
+    return _reading((FINISHED,), compute)
+
+
+def _unreported_kind(side: Measured, kind: str, total: float) -> Value:
+    """No series of this failure kind: none happened yet (the engine creates it with the first) or never can."""
+    engine, name = side.side.engine, side.side.engine_type
+    rows = engine.rows if engine is not None else ()
+    if any(r.unified == FINISHED and ("finish_reason", kind) in r.labels for r in rows):
+        if not total:
+            return Value(None, "no request finished in the window")
+        return Value(0.0, f"none seen: {name} creates the series with its first such request")
+    aborts = kind == "error" and engine is not None and "abort" in engine.failure_reasons
+    return Value(None, f"{name} reports no finish_reason={kind!r}" + ("; aborts are its failures" if aborts else ""))
+
+
+def per_second(*families: str) -> Compute:
+    """The summed increase of counters over the window's seconds."""
+
+    def compute(side: Measured, window: Window) -> Value:
+        if window.seconds <= 0:
+            return Value(None, "the window is empty")
+        lumpy = any(side.counted_at_completion(family) for family in families)
+        caveat = f"{side.side.engine_type} counts tokens when a request finishes" if lumpy else ""
+        return Value(sum(window.increase(family) for family in families) / window.seconds, caveat)
+
+    return _reading(families, compute)
+
+
+def band(ratio: float) -> str:
+    """The guide's reading of a prefix-cache hit ratio."""
+    if ratio < LOW_REUSE:
+        return "below 20 %: little reuse, vLLM serves this traffic as well as SGLang"
+    if ratio >= HIGH_REUSE:
+        return "above 70 %: high reuse, SGLang's radix cache pays off"
+    return "between 20 % and 70 %: measure both engines on this traffic"
+
+
+def _prefix_hit_ratio(_: Measured, window: Window) -> Value:
+    queries = window.increase(PREFIX_QUERIES)
+    if not queries:
+        return Value(None, "no prompt token was looked up in the window")
+    ratio = window.increase(PREFIX_HITS) / queries
+    return Value(ratio, band(ratio))
+
+
+# Prompt tokens served from the prefix cache over prompt tokens looked up, with the guide's band.
+prefix_hit_ratio = _reading((PREFIX_HITS, PREFIX_QUERIES), _prefix_hit_ratio)
+
+
+def cost(side: Measured) -> Value:
+    """USD per 1M output tokens: (price per replica-hour / 3600) / (output tokens per second / 1e6)."""
+    if side.price is None:
+        return Value(None, f"no --price-{side.side.role} given (USD per replica-hour)")
+    tokens = per_second(OUTPUT_TOKENS)(side)
+    if tokens.value is None:
+        return Value(None, tokens.reason)
+    if tokens.value == 0:
+        return Value(None, "no output token in the window")
+    return Value((side.price / 3600) / (tokens.value / 1e6), "at the load of the window, one replica")
+
+
+def gpu(_: Measured) -> Value:
+    """GPU figures: an engine's own /metrics never carries them."""
+    return Value(None, GPU_REASON)
+
+
+def _rows() -> list[tuple[str, str, str, Compute]]:
+    rows = [
+        (f"{key}_p{round(q * 100)}", f"{label} p{round(q * 100)}", "seconds", quantile(family, q))
+        for key, label, family in LATENCIES
+        for q in QUANTILES
+    ]
+    rows += [
+        (f"error_ratio_{kind}", f"Error ratio: {label}", "ratio", error_ratio(kind)) for kind, label in ERROR_KINDS
+    ]
+    rows += [
+        ("requests_per_second", "Finished requests/s", "requests/s", per_second(FINISHED)),
+        ("output_tokens_per_second", "Output tokens/s", "tokens/s", per_second(OUTPUT_TOKENS)),
+        ("total_tokens_per_second", "Total tokens/s", "tokens/s", per_second(PROMPT_TOKENS, OUTPUT_TOKENS)),
+        ("prefix_cache_hit_ratio", "Prefix-cache hit ratio", "ratio", prefix_hit_ratio),
+    ]
+    for key, label, family in LENGTHS:
+        rows += [
+            (f"{key}_length_mean", f"{label} mean", "tokens", mean(family)),
+            (f"{key}_length_p50", f"{label} p50", "tokens", quantile(family, 0.5)),
+            (f"{key}_length_p95", f"{label} p95", "tokens", quantile(family, 0.95)),
+        ]
+    rows += [
+        ("gpu_sm_active", "GPU SM active", "ratio", gpu),
+        ("tokens_per_joule", "Output tokens per joule", "tokens/J", gpu),
+        ("cost_per_million_output_tokens", "Cost per 1M output tokens", "USD", cost),
+    ]
+    return rows
+
+
+def compare(before: Side, after: Side, prices: tuple[float | None, float | None]) -> list[Figure]:
+    """Every figure on both sides."""
+    sides = Measured(before, prices[0]), Measured(after, prices[1])
+    return [Figure(key, label, unit, compute(sides[0]), compute(sides[1])) for key, label, unit, compute in _rows()]
