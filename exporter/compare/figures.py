@@ -6,6 +6,22 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.checklist import (
+    COST,
+    ERROR_KINDS,
+    GPU_SM_ACTIVE,
+    INSTEAD,
+    LATENCIES,
+    LENGTHS,
+    OUTPUT_TOKENS_PER_SECOND,
+    PREFIX_HIT_RATIO,
+    QUANTILES,
+    REQUESTS_PER_SECOND,
+    TOKENS_PER_JOULE,
+    TOTAL_TOKENS_PER_SECOND,
+    band,
+    quantile_label,
+)
 from exporter.compare.quantile import histogram_quantile
 from exporter.compare.sampling import Side
 from exporter.compare.window import CounterResetError, Window
@@ -16,30 +32,6 @@ OUTPUT_TOKENS = "llm_generation_tokens_total"
 PREFIX_HITS = "llm_prefix_cache_hits_tokens_total"
 PREFIX_QUERIES = "llm_prefix_cache_queries_tokens_total"
 
-LATENCIES = (
-    ("ttft", "TTFT", "gen_ai_server_time_to_first_token_seconds"),
-    ("itl", "ITL", "llm_inter_token_latency_seconds"),
-    ("tpot", "TPOT", "gen_ai_server_time_per_output_token_seconds"),
-    ("e2e", "End-to-end", "gen_ai_server_request_duration_seconds"),
-    ("queue", "Queue time", "llm_request_queue_time_seconds"),
-)
-QUANTILES = (0.5, 0.95, 0.99)
-LENGTHS = (
-    ("prompt", "Prompt length", "llm_request_prompt_tokens"),
-    ("output", "Output length", "llm_request_generation_tokens"),
-)
-# finish_reason values that are failures, as the engine tables spell them (exporter/engines/).
-ERROR_KINDS = (("error", "server error"), ("rejected", "rejected (client's request)"), ("abort", "aborted"))
-# The guide's decision bands for SGLang versus vLLM on prefix reuse.
-LOW_REUSE, HIGH_REUSE = 0.2, 0.7
-
-# What to read instead where an engine's table maps nothing onto a family.
-INSTEAD = {
-    "gen_ai_server_time_to_first_token_seconds": "use the load generator's client-side TTFT (queue time is a "
-    "lower bound of it)",
-    "llm_inter_token_latency_seconds": "use TPOT, the per-request mean of the same gaps",
-    PREFIX_HITS: "this traffic's prefix reuse shows only once a vLLM or SGLang side serves it",
-}
 GPU_REASON = (
     "an engine's /metrics has no GPU figures: read SM activity and tokens per joule on the Migration dashboard "
     "(the exporter's NVML collector)"
@@ -180,15 +172,6 @@ def per_second(*families: str) -> Compute:
     return _reading(families, compute)
 
 
-def band(ratio: float) -> str:
-    """The guide's reading of a prefix-cache hit ratio."""
-    if ratio < LOW_REUSE:
-        return "below 20 %: little reuse, vLLM serves this traffic as well as SGLang"
-    if ratio >= HIGH_REUSE:
-        return "above 70 %: high reuse, SGLang's radix cache pays off"
-    return "between 20 % and 70 %: measure both engines on this traffic"
-
-
 def _prefix_hit_ratio(_: Measured, window: Window) -> Value:
     queries = window.increase(PREFIX_QUERIES)
     if not queries:
@@ -220,7 +203,7 @@ def gpu(_: Measured) -> Value:
 
 def _rows() -> list[tuple[str, str, str, Compute]]:
     rows = [
-        (f"{key}_p{round(q * 100)}", f"{label} p{round(q * 100)}", "seconds", quantile(family, q))
+        (f"{key}_p{round(q * 100)}", quantile_label(label, q), "seconds", quantile(family, q))
         for key, label, family in LATENCIES
         for q in QUANTILES
     ]
@@ -228,10 +211,10 @@ def _rows() -> list[tuple[str, str, str, Compute]]:
         (f"error_ratio_{kind}", f"Error ratio: {label}", "ratio", error_ratio(kind)) for kind, label in ERROR_KINDS
     ]
     rows += [
-        ("requests_per_second", "Finished requests/s", "requests/s", per_second(FINISHED)),
-        ("output_tokens_per_second", "Output tokens/s", "tokens/s", per_second(OUTPUT_TOKENS)),
-        ("total_tokens_per_second", "Total tokens/s", "tokens/s", per_second(PROMPT_TOKENS, OUTPUT_TOKENS)),
-        ("prefix_cache_hit_ratio", "Prefix-cache hit ratio", "ratio", prefix_hit_ratio),
+        ("requests_per_second", REQUESTS_PER_SECOND, "requests/s", per_second(FINISHED)),
+        ("output_tokens_per_second", OUTPUT_TOKENS_PER_SECOND, "tokens/s", per_second(OUTPUT_TOKENS)),
+        ("total_tokens_per_second", TOTAL_TOKENS_PER_SECOND, "tokens/s", per_second(PROMPT_TOKENS, OUTPUT_TOKENS)),
+        ("prefix_cache_hit_ratio", PREFIX_HIT_RATIO, "ratio", prefix_hit_ratio),
     ]
     for key, label, family in LENGTHS:
         rows += [
@@ -240,9 +223,9 @@ def _rows() -> list[tuple[str, str, str, Compute]]:
             (f"{key}_length_p95", f"{label} p95", "tokens", quantile(family, 0.95)),
         ]
     rows += [
-        ("gpu_sm_active", "GPU SM active", "ratio", gpu),
-        ("tokens_per_joule", "Output tokens per joule", "tokens/J", gpu),
-        ("cost_per_million_output_tokens", "Cost per 1M output tokens", "USD", cost),
+        ("gpu_sm_active", GPU_SM_ACTIVE, "ratio", gpu),
+        ("tokens_per_joule", TOKENS_PER_JOULE, "tokens/J", gpu),
+        ("cost_per_million_output_tokens", COST, "USD", cost),
     ]
     return rows
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
+from exporter.checklist import LATENCIES, LENGTHS
 from exporter.compare import svg
-from exporter.compare.figures import LATENCIES, LENGTHS, Figure
+from exporter.compare.figures import Figure
 from exporter.compare.report import RESOLUTION, Report, cell, headline, ratio_cell, throughput_series
 
 _STYLE = """

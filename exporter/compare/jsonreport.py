@@ -19,6 +19,8 @@ def _side(side: Side) -> dict[str, Any]:
         "model": side.model,
         "readings": len(side.readings),
         "window_seconds": round(window_seconds(side), 3),
+        # Unix times of the first and last readings: the window to query a Prometheus over.
+        "window_unix": [side.readings[0].unix, side.readings[-1].unix] if side.readings else None,
         "error": side.error or None,
         "failed_after_seconds": side.failed_at,
     }

@@ -18,10 +18,11 @@ from exporter.target import Target
 
 @dataclass(frozen=True)
 class Reading:
-    """One successful read of a side: when (seconds into the watch) and its unified families by name."""
+    """One successful read of a side: when (seconds into the watch, and Unix time) and its unified families by name."""
 
     at: float
     families: dict[str, Family]
+    unix: float = 0.0
 
 
 @dataclass
@@ -76,7 +77,7 @@ def open_side(role: str, url: str, client: httpx.Client, timeout: float) -> Side
     return Side(role, full, Target(config, client))
 
 
-def read(side: Side, at: float) -> None:
+def read(side: Side, at: float, unix: float = 0.0) -> None:
     """Read a side once; a failure or an unrecognised engine ends the side's window with a one-line reason."""
     side.target.poll()
     snapshot = side.target.snapshot
@@ -86,7 +87,7 @@ def read(side: Side, at: float) -> None:
         side.error, side.failed_at = f"{side.shown_url} serves no engine metrics llm-exporter knows", at
     else:
         families = {family.name: family for family in snapshot.families}
-        side.readings.append(Reading(at, families))
+        side.readings.append(Reading(at, families, unix))
 
 
 Progress = Callable[[float, Sequence[Side]], None]
@@ -109,9 +110,9 @@ def watch(
     with ThreadPoolExecutor(max_workers=len(sides)) as pool:
         try:
             while True:
-                at = clock() - start
+                at, unix = clock() - start, time.time()
                 live = [side for side in sides if not side.error]
-                list(pool.map(read, live, [at] * len(live)))
+                list(pool.map(read, live, [at] * len(live), [unix] * len(live)))
                 progress(at, sides)
                 left = duration - (clock() - start)
                 never = any(side.error and not side.readings for side in sides)

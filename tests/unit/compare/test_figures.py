@@ -15,34 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.compare.figures import Figure, compare
 from exporter.compare.sampling import Side
+from tests.support.engine_names import OWN
 from tests.support.fresh import at_start
 from tests.support.scripted import Engines, capture, watched
 
 WINDOW = 60.0
 VLLM, SGLANG, TGI = "vllm-0.32.0-cpu-live.prom", "sglang-0.5.23-cpu-live.prom", "tgi-3.3.5-datadog-fixture.prom"
-# The engines' own histogram names behind each latency figure.
-HISTOGRAMS = {
-    "vllm": {
-        "ttft": "vllm:time_to_first_token_seconds",
-        "itl": "vllm:inter_token_latency_seconds",
-        "tpot": "vllm:request_time_per_output_token_seconds",
-        "e2e": "vllm:e2e_request_latency_seconds",
-        "queue": "vllm:request_queue_time_seconds",
-    },
-    "sglang": {
-        "ttft": "sglang:time_to_first_token_seconds",
-        "itl": "sglang:inter_token_latency_seconds",
-        "tpot": "sglang:request_time_per_output_token_seconds",
-        "e2e": "sglang:e2e_request_latency_seconds",
-        "queue": "sglang:queue_time_seconds",
-    },
-}
-COUNTERS = {
-    "vllm": ("vllm:generation_tokens_total", "vllm:prompt_tokens_total", "vllm:prefix_cache_hits_total",
-             "vllm:prefix_cache_queries_total"),
-    "sglang": ("sglang:generation_tokens_total", "sglang:prompt_tokens_total", "sglang:cached_tokens_total",
-               "sglang:prompt_tokens_total"),
-}  # fmt: skip
+LATENCY_KEYS = ("ttft", "itl", "tpot", "e2e", "queue")
+COUNTER_KEYS = ("generation", "prompt", "hits", "queries")
 
 
 def _raw(name: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -87,7 +67,7 @@ def test_rates_ratios_and_cost_equal_the_engines_counters(
 ) -> None:
     figures = _by_key(_figures(client, engines, ("tgi", TGI), (engine_type, name)))
     raw = _raw(name)
-    generation, prompt, hits, queries = (_total(raw, counter) for counter in COUNTERS[engine_type])
+    generation, prompt, hits, queries = (_total(raw, OWN[engine_type][key]) for key in COUNTER_KEYS)
     after = {key: figure.after.value for key, figure in figures.items()}
     assert after["output_tokens_per_second"] == pytest.approx(generation / WINDOW)
     assert after["total_tokens_per_second"] == pytest.approx((prompt + generation) / WINDOW)
@@ -109,7 +89,8 @@ def test_each_latency_quantile_lies_in_the_bucket_of_its_rank(
 ) -> None:
     figures = _by_key(_figures(client, engines, (engine_type, name), ("tgi", TGI)))
     raw = _raw(name)
-    for key, histogram in HISTOGRAMS[engine_type].items():
+    for key in LATENCY_KEYS:
+        histogram = OWN[engine_type][key]
         for q in (0.5, 0.95, 0.99):
             value = figures[f"{key}_p{round(q * 100)}"].before
             assert value.value is not None and value.bucket is not None, (key, q, value.reason)
