@@ -315,6 +315,14 @@ def _compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_duration, default=4.0, help="fetch timeout per reading (default 4s)")
     parser.add_argument("--price-before", type=_price, metavar="USD", help="USD per replica-hour of BEFORE")
     parser.add_argument("--price-after", type=_price, metavar="USD", help="USD per replica-hour of AFTER")
+    for role in ("before", "after"):
+        parser.add_argument(
+            f"--gpu-{role}",
+            default="",
+            metavar="URL",
+            help=f"an llm-exporter next to {role.upper()}, whose /metrics has its node's GPUs (SM activity, "
+            "tokens per joule)",
+        )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
@@ -339,10 +347,8 @@ def compare(argv: Sequence[str]) -> int:
 
     with httpx.Client() as client:
         try:
-            before, after = (
-                open_side(role, url, client, args.timeout)
-                for role, url in (("before", args.before), ("after", args.after))
-            )
+            sides = (("before", args.before, args.gpu_before), ("after", args.after, args.gpu_after))
+            before, after = (open_side(role, url, client, args.timeout, gpu) for role, url, gpu in sides)
         except ValueError as error:
             print(f"llm-exporter compare: {error}", file=sys.stderr)
             return 2

@@ -32,9 +32,11 @@ OUTPUT_TOKENS = "llm_generation_tokens_total"
 PREFIX_HITS = "llm_prefix_cache_hits_tokens_total"
 PREFIX_QUERIES = "llm_prefix_cache_queries_tokens_total"
 
+SM_ACTIVE = "llm_gpu_sm_active_ratio"
+ENERGY = "llm_gpu_energy_joules_total"
 GPU_REASON = (
-    "an engine's /metrics has no GPU figures: read SM activity and tokens per joule on the Migration dashboard "
-    "(the exporter's NVML collector)"
+    "an engine's /metrics has no GPU figures: pass --gpu-{role} the URL of the llm-exporter next to it (its NVML "
+    "collector), or read them on the Migration dashboard"
 )
 
 
@@ -94,12 +96,14 @@ class Measured:
 Compute = Callable[[Measured], Value]
 
 
-def _reading(families: tuple[str, ...], compute: Callable[[Measured, Window], Value]) -> Compute:
-    """`compute(side, window)` where every family can give a figure; otherwise the reason it cannot."""
+def _reading(
+    families: tuple[str, ...], compute: Callable[[Measured, Window], Value], gpu: tuple[str, ...] = ()
+) -> Compute:
+    """`compute(side, window)` where every family (engine's, then `gpu`) can give a figure; else why it cannot."""
 
     def run(side: Measured) -> Value:
-        for family in families:
-            if why := side.missing(family):
+        for why in (*(side.missing(f) for f in families), *(_gpu_missing(side, f) for f in gpu)):
+            if why:
                 return Value(None, why)
         assert side.window is not None
         try:
@@ -196,9 +200,38 @@ def cost(side: Measured) -> Value:
     return Value((side.price / 3600) / (tokens.value / 1e6), "at the load of the window, one replica")
 
 
-def gpu(_: Measured) -> Value:
-    """GPU figures: an engine's own /metrics never carries them."""
-    return Value(None, GPU_REASON)
+def _gpu_missing(side: Measured, family: str) -> str:
+    """Why the GPU family cannot give a figure on this side; empty when it can."""
+    if not side.side.gpu_url:
+        return GPU_REASON.format(role=side.side.role)
+    if side.window is None:
+        return side.side.error or "one reading only: a window needs two"
+    if not side.window.has(family):
+        return side.side.gpu_error or f"{family} is not in {side.side.gpu_url} (GPM SM activity needs Hopper or later)"
+    return ""
+
+
+def gpu_sm_active(side: Measured) -> Value:
+    """The mean SM-active ratio of the node's GPUs over the window's readings."""
+    if why := _gpu_missing(side, SM_ACTIVE):
+        return Value(None, why)
+    means = [
+        sum(s.value for s in family.samples) / len(family.samples)
+        for reading in side.side.readings
+        if (family := reading.families.get(SM_ACTIVE)) is not None and family.samples
+    ]
+    return Value(sum(means) / len(means), "all GPUs of the node, averaged over the window's readings")
+
+
+def _tokens_per_joule(_: Measured, window: Window) -> Value:
+    joules = window.increase(ENERGY)
+    if not joules:
+        return Value(None, "the GPUs drew no energy in the window (a counter that does not move)")
+    return Value(window.increase(OUTPUT_TOKENS) / joules, "all GPUs of the node count, so share them with nothing")
+
+
+# Output tokens over the energy the node's GPUs drew in the window.
+tokens_per_joule = _reading((OUTPUT_TOKENS,), _tokens_per_joule, gpu=(ENERGY,))
 
 
 def _rows() -> list[tuple[str, str, str, Compute]]:
@@ -223,8 +256,8 @@ def _rows() -> list[tuple[str, str, str, Compute]]:
             (f"{key}_length_p95", f"{label} p95", "tokens", quantile(family, 0.95)),
         ]
     rows += [
-        ("gpu_sm_active", GPU_SM_ACTIVE, "ratio", gpu),
-        ("tokens_per_joule", TOKENS_PER_JOULE, "tokens/J", gpu),
+        ("gpu_sm_active", GPU_SM_ACTIVE, "ratio", gpu_sm_active),
+        ("tokens_per_joule", TOKENS_PER_JOULE, "tokens/J", tokens_per_joule),
         ("cost_per_million_output_tokens", COST, "USD", cost),
     ]
     return rows

@@ -12,6 +12,8 @@ import httpx
 from exporter.config import TargetConfig, metrics_url, redact
 from exporter.engines import ENGINES
 from exporter.family import Family
+from exporter.parse import ParseError, parse
+from exporter.scrape import ScrapeError, fetch_metrics
 from exporter.table import Engine
 from exporter.target import Target
 
@@ -35,6 +37,8 @@ class Side:
     readings: list[Reading] = field(default_factory=list)
     error: str = ""  # set when a read failed; the side is read no more after that
     failed_at: float | None = None
+    gpu_url: str = ""  # an llm-exporter's /metrics with the GPUs of the engine's node, when given
+    gpu_error: str = ""  # the last failed read of gpu_url; the engine's figures do not depend on it
 
     @property
     def engine(self) -> Engine | None:
@@ -66,15 +70,35 @@ class Side:
         return redact(self.url)
 
 
-def open_side(role: str, url: str, client: httpx.Client, timeout: float) -> Side:
-    """A side for a user-typed URL (host:port, base URL or /metrics URL); ValueError names a bad URL."""
+def _checked(role: str, what: str, url: str) -> str:
     try:
-        full = metrics_url(url)
+        return metrics_url(url)
     except ValueError as error:
-        raise ValueError(f"{role} URL {url!r}: {error}") from None
+        raise ValueError(f"{role} {what} {url!r}: {error}") from None
+
+
+def open_side(role: str, url: str, client: httpx.Client, timeout: float, gpu_url: str = "") -> Side:
+    """A side for a user-typed URL (host:port, base URL or /metrics URL); ValueError names a bad URL.
+
+    `gpu_url` is an llm-exporter next to the engine, whose /metrics carries the node's GPUs.
+    """
+    full = _checked(role, "URL", url)
     # Native bounds: a comparison wants each engine's full resolution, not the fleet's common bounds.
     config = TargetConfig(url=full, name=role, timeout=timeout, interval=timeout, histogram_buckets="native")
-    return Side(role, full, Target(config, client))
+    return Side(role, full, Target(config, client), gpu_url=_checked(role, "GPU URL", gpu_url) if gpu_url else "")
+
+
+def _gpu_families(side: Side) -> dict[str, Family]:
+    """The llm_gpu_* families of the side's GPU URL; empty (and gpu_error set) when it cannot be read."""
+    config = side.target.config
+    try:
+        text = fetch_metrics(side.target.client, side.gpu_url, config.timeout, config.max_response_bytes)
+        families = parse(text)
+    except (ScrapeError, ParseError) as error:
+        side.gpu_error = f"GPU URL: {error}"
+        return {}
+    side.gpu_error = ""
+    return {family.name: family for family in families if family.name.startswith("llm_gpu_")}
 
 
 def read(side: Side, at: float, unix: float = 0.0) -> None:
@@ -87,6 +111,8 @@ def read(side: Side, at: float, unix: float = 0.0) -> None:
         side.error, side.failed_at = f"{side.shown_url} serves no engine metrics llm-exporter knows", at
     else:
         families = {family.name: family for family in snapshot.families}
+        if side.gpu_url:
+            families |= _gpu_families(side)
         side.readings.append(Reading(at, families, unix))
 
 

@@ -33,7 +33,7 @@ class Engines:
     def add(self, host: str, engine_type: str, script: Script) -> str:
         """Serve `script` at http://host:8000; returns that URL."""
         self.scripts[host] = list(script)
-        self.identity[host] = IDENTITY[engine_type]
+        self.identity[host] = IDENTITY.get(engine_type, {})
         return f"http://{host}:8000"
 
     def handle(self, request: httpx.Request) -> httpx.Response:
