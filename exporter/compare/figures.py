@@ -66,6 +66,13 @@ class Figure:
             return None
         return self.after.value / self.before.value
 
+    @property
+    def within_resolution(self) -> bool:
+        """True if both sides' quantile buckets overlap: the values may be equal, whatever their ratio says."""
+        if self.before.bucket is None or self.after.bucket is None:
+            return False
+        return max(self.before.bucket[0], self.after.bucket[0]) < min(self.before.bucket[1], self.after.bucket[1])
+
 
 class Measured:
     """One side's window and what each figure needs from it, with the reason a figure cannot be had."""

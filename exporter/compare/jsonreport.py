@@ -46,6 +46,7 @@ def render(report: Report) -> str:
                 "before": _value(figure.before),
                 "after": _value(figure.after),
                 "ratio": figure.ratio,
+                "ratio_within_bucket_resolution": figure.within_resolution,
             }
             for figure in report.figures
         ],

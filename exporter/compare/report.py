@@ -10,7 +10,8 @@ from exporter.compare.sampling import Side
 
 RESOLUTION = (
     "Quantiles are interpolated inside histogram buckets as PromQL's histogram_quantile does; the true value lies "
-    "in the bucket shown in brackets, so two engines whose bounds differ can be compared only to a bucket's width."
+    "in the bucket shown in brackets, so two engines whose bounds differ can be compared only to a bucket's width; "
+    "a ratio marked (buckets overlap) may hide equal values."
 )
 
 
@@ -88,5 +89,7 @@ def cell(value: Value, unit: str) -> str:
 
 
 def ratio_cell(figure: Figure) -> str:
-    """after / before as a multiplier, or empty."""
-    return "" if figure.ratio is None else f"×{figure.ratio:.3g}"
+    """after / before as a multiplier, or empty; marked when the two quantiles' buckets overlap."""
+    if figure.ratio is None:
+        return ""
+    return f"×{figure.ratio:.3g}" + (" (buckets overlap)" if figure.within_resolution else "")

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from exporter.compare import html, jsonreport, terminal
-from exporter.compare.figures import compare
-from exporter.compare.report import Report
+from exporter.compare.figures import Figure, Value, compare
+from exporter.compare.report import Report, ratio_cell
 from tests.support.fresh import at_start
 from tests.support.scripted import Engines, capture, watched
 
@@ -65,3 +65,21 @@ def test_html_is_self_contained(report: Report) -> None:
     assert not re.search(r"<script|<link|<img|\bsrc=|\bhref=|url\(", page)
     assert "Partial report" in page
     assert "tgi does not report gen_ai_server_time_to_first_token_seconds" in page
+
+
+@pytest.mark.parametrize(
+    "before,after,overlap",
+    [
+        ((0.0, 0.1), (0.01, 0.02), True),  # SGLang's first TTFT bucket holds all of vLLM's first ones
+        ((0.04, 0.06), (0.6, 0.8), False),
+        ((0.1, 0.2), (0.2, 0.4), False),  # buckets that only touch are apart
+    ],
+)
+def test_a_ratio_of_quantiles_in_overlapping_buckets_is_marked(
+    before: tuple[float, float], after: tuple[float, float], overlap: bool
+) -> None:
+    figure = Figure(
+        "ttft_p50", "TTFT p50", "seconds", Value(sum(before) / 2, bucket=before), Value(sum(after) / 2, bucket=after)
+    )
+    assert figure.within_resolution is overlap
+    assert ratio_cell(figure).endswith("(buckets overlap)") is overlap
