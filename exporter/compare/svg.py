@@ -9,6 +9,11 @@ COLORS = ("#3b6fb6", "#e07b28")  # before, after
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 420, 220, 56, 36, 28
 
 
+def _tick(value: float) -> str:
+    """An axis label short enough for the margin: 1,090 rather than 1.09e+03."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _frame(title: str, body: list[str], y_max: float, y_label: str) -> str:
     plot_h = HEIGHT - BOTTOM - TOP
     ticks = []
@@ -16,7 +21,7 @@ def _frame(title: str, body: list[str], y_max: float, y_label: str) -> str:
         value = y_max * step / 4
         y = HEIGHT - BOTTOM - plot_h * step / 4
         ticks.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        ticks.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{value:.3g}</text>')
+        ticks.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{_tick(value)}</text>')
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img" '
         f'aria-label="{escape(title)}"><rect width="100%" height="100%" fill="#fff"/>'
