@@ -1,4 +1,4 @@
-"""A real capture as its engine showed it before serving anything: every counter and histogram back at zero."""
+"""A real capture moved in time: as its engine showed it before serving anything, or after serving it all again."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ def at_start(capture: str) -> str:
     Engines create these series at start-up at zero (vLLM, TGI) or on first use (SGLang), so this is the
     capture's own engine before its first request; `_created` timestamps are gauges and stay.
     """
+    return _counted_scaled(capture, 0.0)
+
+
+def served_twice(capture: str) -> str:
+    """The capture after its engine served the same requests once more: every counter and bucket doubled."""
+    return _counted_scaled(capture, 2.0)
+
+
+def _counted_scaled(capture: str, factor: float) -> str:
     counted: set[str] = set()
     lines = []
     for line in capture.splitlines():
@@ -22,6 +31,7 @@ def at_start(capture: str) -> str:
         elif line and not line.startswith("#"):
             name = re.split(r"[{\s]", line, maxsplit=1)[0]
             if name in counted:
-                line = line[: line.rstrip().rfind(" ")] + " 0"
+                head, value = line.rstrip().rsplit(" ", 1)
+                line = f"{head} {float(value) * factor!r}" if factor else f"{head} 0"
         lines.append(line)
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """compare's figures equal what the engines' own counters and histograms say, read from the raw captures.
 
 Each side is a real capture served twice: first as its engine looked before its first request (every counter
-and bucket at zero), then as captured. The expected figures are computed here from the capture's own engine
+and bucket at zero), then as captured; or, for an engine busy before the window, as captured and then after
+serving the same requests again. The expected figures are computed here from the capture's own engine
 names with prometheus_client's parser, independently of the exporter's tables and normalizer.
 """
 
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.compare.figures import Figure, compare
 from exporter.compare.sampling import Side
 from tests.support.engine_names import OWN
-from tests.support.fresh import at_start
+from tests.support.fresh import at_start, served_twice
 from tests.support.scripted import Engines, capture, watched
 
 WINDOW = 60.0
@@ -48,9 +49,20 @@ def _rank_bucket(raw: dict[str, list[tuple[dict[str, str], float]]], histogram: 
     return upper if not math.isinf(upper) else bounds[-2]
 
 
-def _figures(client: httpx.Client, engines: Engines, before: tuple[str, str], after: tuple[str, str]) -> list[Figure]:
+def _figures(
+    client: httpx.Client,
+    engines: Engines,
+    before: tuple[str, str],
+    after: tuple[str, str],
+    served_before: bool = False,
+) -> list[Figure]:
+    """Figures over a window in which each engine served its capture's requests (`served_before`: once more)."""
+
+    def script(text: str) -> list[str | Exception]:
+        return [text, served_twice(text)] if served_before else [at_start(text), text]
+
     urls = tuple(
-        engines.add(f"{role}-host", engine_type, [at_start(capture(name)), capture(name)])
+        engines.add(f"{role}-host", engine_type, script(capture(name)))
         for role, (engine_type, name) in zip(("before", "after"), (before, after), strict=True)
     )
     sides: tuple[Side, Side] = watched(client, (urls[0], urls[1]), reads=3, step=WINDOW / 2)
@@ -61,11 +73,12 @@ def _by_key(figures: list[Figure]) -> dict[str, Figure]:
     return {figure.key: figure for figure in figures}
 
 
+@pytest.mark.parametrize("served_before", [False, True], ids=["fresh-engines", "busy-engines"])
 @pytest.mark.parametrize("engine_type,name", [("vllm", VLLM), ("sglang", SGLANG)])
 def test_rates_ratios_and_cost_equal_the_engines_counters(
-    client: httpx.Client, engines: Engines, engine_type: str, name: str
+    client: httpx.Client, engines: Engines, engine_type: str, name: str, served_before: bool
 ) -> None:
-    figures = _by_key(_figures(client, engines, ("tgi", TGI), (engine_type, name)))
+    figures = _by_key(_figures(client, engines, ("tgi", TGI), (engine_type, name), served_before))
     raw = _raw(name)
     generation, prompt, hits, queries = (_total(raw, OWN[engine_type][key]) for key in COUNTER_KEYS)
     after = {key: figure.after.value for key, figure in figures.items()}
@@ -83,11 +96,12 @@ def test_rates_ratios_and_cost_equal_the_engines_counters(
     )
 
 
+@pytest.mark.parametrize("served_before", [False, True], ids=["fresh-engines", "busy-engines"])
 @pytest.mark.parametrize("engine_type,name", [("vllm", VLLM), ("sglang", SGLANG)])
 def test_each_latency_quantile_lies_in_the_bucket_of_its_rank(
-    client: httpx.Client, engines: Engines, engine_type: str, name: str
+    client: httpx.Client, engines: Engines, engine_type: str, name: str, served_before: bool
 ) -> None:
-    figures = _by_key(_figures(client, engines, (engine_type, name), ("tgi", TGI)))
+    figures = _by_key(_figures(client, engines, (engine_type, name), ("tgi", TGI), served_before))
     raw = _raw(name)
     for key in LATENCY_KEYS:
         histogram = OWN[engine_type][key]
