@@ -77,10 +77,9 @@ RESOLUTION = (
     "the true value lies somewhere in its bucket, and engines bucket differently (vLLM's TPOT steps 0.01, 0.025, "
     "0.05, 0.075, 0.1 s; TGI's grow 1.5x per bucket), so a difference smaller than a bucket is not a difference. "
 )
-MISSING = (
-    "A cell reading n/a is a figure the side's engine does not report: TGI has no TTFT (use the load generator's "
-    "client-side TTFT; queue time is a lower bound of it) and no inter-token latency (compare TPOT, the per-request "
-    "mean of the same gaps). "
+# What to read where an engine reports no such family (TGI: no TTFT, no ITL), as compare says it.
+MISSING = "A cell reading n/a is a figure the side's engine does not report (TGI: no TTFT, no ITL). " + "".join(
+    f"No {label}: {checklist.INSTEAD[family]}. " for _, label, family in LATENCIES if family in checklist.INSTEAD
 )
 REUSE_STEPS = ((None, "orange"), (0.2, "yellow"), (0.7, "green"))
 REUSE_HEALTHY = "Healthy: steady, in the band that suits the engine chosen."
