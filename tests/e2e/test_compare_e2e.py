@@ -38,8 +38,6 @@ from tests.support.prometheus import PrometheusServer
 from tests.support.traffic import send_completions
 from tests.unit.mixin.test_dashboards import ALL_VALUES, interpolate
 
-pytestmark = pytest.mark.e2e
-
 SETTLE_ON = {side: {own["generation"], own["finished"], own["prompt"]} for side, own in OWN.items()}
 # Long enough for 16 requests on each engine at once on a loaded 2-core machine, with room to settle.
 DURATION_S = 120
