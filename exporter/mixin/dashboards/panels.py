@@ -187,6 +187,57 @@ def table(title: str, description: str, keys: Sequence[str], columns: Sequence[C
     )
 
 
+def matrix(
+    title: str,
+    description: str,
+    unit: str,
+    cells: Sequence[tuple[str, str, str]],
+    *,
+    ratio: tuple[str, str] = ("B", "A"),
+    width: int = GRID_WIDTH,
+    height: int = 8,
+    missing: str = "n/a",
+) -> g.Table:
+    """A table with a row per figure and a column per side, plus their ratio, from (row, column, expr) cells.
+
+    One instant query: each cell's expr labelled with its row and column, joined with `or`, then pivoted in
+    Grafana; a cell whose expr has no value shows `missing`, and the ratio column divides the `ratio` columns.
+    """
+    labelled = [
+        f'label_replace(label_replace({expr}, "figure", "{row_name}", "", ""), "side", "{column}", "", "")'
+        for row_name, column, expr in cells
+    ]
+    numerator, denominator = ratio
+    quotient = f"{numerator}/{denominator}"
+    return g.Table(
+        title=title,
+        description=description,
+        unit=unit,
+        targets=_targets([Query(" or ".join(labelled))], table=True),
+        dataSource=DATASOURCE,
+        gridPos=_place(width, height),
+        overrides=[{"matcher": {"id": "byName", "options": quotient}, "properties": [{"id": "unit", "value": "none"}]}],
+        transformations=[
+            {
+                "id": "groupingToMatrix",
+                "options": {"columnField": "side", "rowField": "figure", "valueField": "Value", "emptyValue": "null"},
+            },
+            {
+                "id": "calculateField",
+                "options": {
+                    "mode": "binary",
+                    "binary": {"left": numerator, "operator": "/", "right": denominator},
+                    "alias": quotient,
+                    "replaceFields": False,
+                },
+            },
+            {"id": "organize", "options": {"renameByName": {"figure\\side": "figure"}}},
+        ],
+        sortBy=[g.TableSortByField(displayName="figure")],
+        extraJson={"fieldConfig": {"defaults": {"noValue": missing, "decimals": 3}}},
+    )
+
+
 def heatmap(title: str, description: str, y_unit: str, expr: str, *, width: int = 12, height: int = 8) -> g.Heatmap:
     """A heatmap of pre-bucketed histogram rates (one series per le); cells are requests per second."""
     return g.Heatmap(

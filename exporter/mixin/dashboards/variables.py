@@ -26,8 +26,12 @@ def label(
     multi: bool = True,
     label_name: str | None = None,
     matchers: str = "",
+    default: str | None = None,
 ) -> g.Template:
-    """A variable listing a label's values on a schema sample, within `matchers` and the variables before it."""
+    """A variable listing a label's values on a schema sample, within `matchers` and the variables before it.
+
+    `default` is the value selected until the user picks one (Grafana keeps it when the list has it).
+    """
     selector = promql.selector(promql.sample(sample), matchers, *promql.regex_matchers(scope))
     query = f"label_values({selector}, {label_name or name})"
     return g.Template(
@@ -41,6 +45,7 @@ def label(
         allValue=ALL if multi else None,
         refresh=g.REFRESH_ON_TIME_RANGE_CHANGE,
         sort=g.SORT_ALPHA_ASC,
+        **({"default": default} if default is not None else {}),
     )
 
 

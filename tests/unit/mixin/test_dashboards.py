@@ -16,7 +16,7 @@ from grafanalib import core as g
 from exporter import schema
 from exporter.cli import generate
 from exporter.engines import ENGINES
-from exporter.mixin import dashboards, rules
+from exporter.mixin import dashboards, promql, rules
 from exporter.mixin import settings as mixin_settings
 from exporter.mixin.dashboards.panels import DATASOURCE, Query, timeseries
 from exporter.mixin.dashboards.queries import quantile, selector
@@ -42,9 +42,13 @@ def load(stem: str) -> dict[str, Any]:
 
 
 # What Grafana puts in place of $__rate_interval, $__range and the variables when every variable is "All".
-ALL_VALUES = {"__rate_interval": "1m", "__range": "5m", "price_a": "2.5", "price_b": "2.5"} | dict.fromkeys(
-    ("job", "model", "instance", "gpu", "engine_type", "engine_a", "engine_b", "target"), ".*"
-)
+ALL_VALUES = {"__rate_interval": "1m", "__range": "5m", "__range_s": "300", "price_a": "2.5", "price_b": "2.5"} | (
+    dict.fromkeys(
+        ("job", "model", "instance", "gpu", "engine_type", "engine_a", "engine_b", "target", "target_a", "target_b",
+         "version_a", "version_b"),
+        ".*",
+    )
+)  # fmt: skip
 
 
 def interpolate(expr: str, values: dict[str, str]) -> str:
@@ -234,7 +238,10 @@ def test_ranges_use_rate_interval_or_the_dashboard_range(stem: str) -> None:
     lifecycle = Settings().dashboards.lifecycle_window
     for title, target in all_targets(load(stem)):
         windows = set(re.findall(r"\[([^\]]+)\]", target["expr"]))
-        allowed = {"$__rate_interval", "$__range"} | ({lifecycle} if title.startswith("annotation:") else set())
+        # "$__range:" is a subquery over the range (the Migration report's average replica count).
+        allowed = {"$__rate_interval", "$__range", "$__range:"} | (
+            {lifecycle} if title.startswith("annotation:") else set()
+        )
         assert windows <= allowed, f"{title}: {windows}"
 
 
@@ -260,7 +267,7 @@ def test_ratios_are_guarded_against_division_by_zero(stem: str) -> None:
     for title, target in all_targets(load(stem)):
         for denominator in _denominators(target["expr"]):
             safe = (
-                re.fullmatch(r"[\d.e]+", denominator)
+                re.fullmatch(r"[\d.e]+|\(\$__range_s\)", denominator)  # the range's seconds, never 0
                 or denominator.endswith("> 0)")
                 or denominator.startswith("count(")
             )  # count() is absent, never 0, when nothing matches
@@ -625,3 +632,23 @@ def test_a_family_an_engine_does_not_report_is_named_in_the_no_value_text() -> N
     # Self-metrics are the exporter's own: every engine has them, so their panels name no engine.
     poll = next(p for p in dashboards.panels(load("engine")) if p["title"] == "Poll up")
     assert poll["fieldConfig"]["defaults"]["noValue"] == "no data"
+
+
+def test_migration_report_compares_two_sides_over_the_range_scoped_by_model() -> None:
+    dashboard = load("migration")
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    # The guide's move by default; a target (pod) or version pattern narrows either side.
+    assert (variables["engine_a"]["current"]["value"], variables["engine_b"]["current"]["value"]) == ("tgi", "vllm")
+    assert all(variables[f"{kind}_{side}"]["type"] == "textbox" for kind in ("target", "version") for side in "ab")
+    tables = [p for p in dashboards.panels(dashboard) if p["type"] == "table"]
+    figures = set()
+    for panel in tables:
+        (target,) = panel["targets"]
+        assert target["instant"] and "$__rate_interval" not in target["expr"], panel["title"]
+        figures |= set(re.findall(r'"figure", "([^"]+)"', target["expr"]))
+        for name, labels in promql.selectors(target["expr"]).items():
+            # Engine series and the side's info series carry the model; GPU and poll series are joined to them.
+            assert "model" in labels or name.startswith(("llm_gpu_", "llm_exporter_")), (panel["title"], name)
+        assert '"side", "A"' in target["expr"] and '"side", "B"' in target["expr"]
+    assert {"TTFT p99", "Queue time p95", "Error ratio: aborted", "Prefix-cache hit ratio", "Output length p95",
+            "Total tokens per second", "Cost per 1M output tokens", "Output tokens per joule"} <= figures  # fmt: skip
