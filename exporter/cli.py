@@ -370,7 +370,7 @@ def compare(argv: Sequence[str]) -> int:
         line = terminal.progress(at, args.duration, sides)  # type: ignore[arg-type]
         print(f"\r{line}\033[K" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
 
-    with httpx.Client() as client:
+    with engine_client() as client:
         try:
             sides = (("before", args.before, args.gpu_before), ("after", args.after, args.gpu_after))
             before, after = (open_side(role, url, client, args.timeout, gpu) for role, url, gpu in sides)
