@@ -56,6 +56,11 @@ class Clients:
             client = self._by_tls[tls] = engine_client(tls)
         return client
 
+    def keep_only(self, settings: set[TlsClientConfig | None]) -> None:
+        """Close the clients of TLS settings no target uses any more (a reload changed or removed them)."""
+        for tls in set(self._by_tls) - settings:
+            self._by_tls.pop(tls).close()
+
     def close(self) -> None:
         """Release every client's connections."""
         for client in self._by_tls.values():

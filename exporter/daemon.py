@@ -181,6 +181,7 @@ class Daemon:
             self._schedule(started)
         self.targets = targets
         self.config = replace(self.config, targets=config.targets)
+        self.clients.keep_only({target.tls for target in config.targets})
         self._apply_gpu(config)
 
     def stop(self) -> None:

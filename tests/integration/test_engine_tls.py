@@ -87,3 +87,12 @@ def test_a_key_that_does_not_fit_the_certificate_is_named(pki):
     assert problem.startswith(
         f"t.yml:5: targets[0].tls_config.key_file: '{pki.server_key}' is not the key of cert_file '{pki.client_cert}'"
     )
+
+
+def test_a_reload_that_drops_a_tls_setting_closes_its_client(pki):
+    with_ca = load(f"targets:\n  - url: https://127.0.0.1:8443\n    tls_config:\n      ca_file: {pki.ca}\n", "t.yml")
+    daemon = Daemon(with_ca)
+    client = daemon.targets[0].client
+    daemon.apply(load("targets:\n  - url: http://127.0.0.1:8000\n", "t.yml"))
+    assert client.is_closed and not daemon.targets[0].client.is_closed
+    daemon.clients.close()
