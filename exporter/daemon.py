@@ -6,6 +6,7 @@ import logging
 import platform
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +28,11 @@ log = logging.getLogger("llm_exporter")
 # for it at each socket call; behind a poll thread parsing a body, 5 ms per wait made the p99 of /metrics several
 # times its p50. Switching costs nothing while only one thread runs.
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+# A new /metrics body is published at most once per this many times the CPU its last build took (so rebuilding
+# stays under about a tenth of a core). With one target that is every poll; with 200 targets polls end 40 times a
+# second, and a rebuild after each (each of them over every target) saturated a core.
+PUBLISH_GAP_FACTOR = 10.0
 
 
 class Collector(Protocol):
@@ -89,8 +95,12 @@ class Daemon:
         self.config_reload_ok = True
         self._lock = threading.Lock()
         self._exposition: _Exposition | None = None
-        # Poll jobs between changing the state and publishing its exposition: scrapes meanwhile get the last one.
-        self._preparing = 0
+        # Poll jobs under way plus a deferred publication: while any is owed, scrapes get the last published body.
+        self._owed = 0
+        self._owed_lock = threading.Lock()
+        self._deferred: threading.Timer | None = None
+        self._published_at = 0.0  # monotonic time and thread CPU of the last build
+        self._build_cpu = 0.0
         # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
         self._wanted: dict[tuple[str, bool], Encoder] = {}
         self._text = TextEncoder()  # one for the process, so each series' line prefix is built once
@@ -144,16 +154,18 @@ class Daemon:
 
     def _then_prepare(self, poll: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
-            with self._lock:
-                self._preparing += 1
+            self._owe(1)
             try:
                 poll()
                 self._after_poll()
             finally:
-                with self._lock:
-                    self._preparing -= 1
+                self._owe(-1)
 
         return job
+
+    def _owe(self, change: int) -> None:
+        with self._owed_lock:
+            self._owed += change
 
     def start(self) -> None:
         """Start polling now and then at each target's interval."""
@@ -187,6 +199,9 @@ class Daemon:
     def stop(self) -> None:
         """Stop polling and release connections."""
         self.scheduler.shutdown(wait=False)
+        with self._owed_lock:
+            if self._deferred is not None:
+                self._deferred.cancel()
         if self.gpu is not None:
             self.gpu.close()
         self.clients.close()
@@ -292,20 +307,22 @@ class Daemon:
     def _current(self, wait_for_poll: bool = False) -> _Exposition:
         """The exposition of the current state, built when the state changed.
 
-        With wait_for_poll, a scrape that arrives while a poll job is about to publish the new state gets the last
-        published exposition instead of building one itself: scrape latency never pays for a poll's work.
+        With wait_for_poll, a scrape that arrives while a publication is owed (a poll job under way, or a rebuild
+        deferred) gets the last published exposition instead of building one: scrapes never pay for a poll's work.
         """
         state = self._state()
         current = self._exposition
-        if current is not None and (current.built_from(state) or (wait_for_poll and self._preparing)):
+        if current is not None and (current.built_from(state) or (wait_for_poll and self._owed)):
             return current
         with self._lock:
             current = self._exposition
             if current is None or not current.built_from(state):
+                started = time.thread_time()
                 current = _Exposition(state, FamiliesCollector(self.families()))
                 for (content_type, zipped), encoder in list(self._wanted.items()):
                     current.body(content_type, zipped, encoder)
                 self._exposition = current
+                self._build_cpu, self._published_at = time.thread_time() - started, time.monotonic()
         return current
 
     def exposition(self, accept: str | None = None, accept_encoding: str | None = None) -> tuple[bytes, str, bool]:
@@ -320,8 +337,26 @@ class Daemon:
         return self._current(wait_for_poll=True).body(content_type, zipped, encoder), content_type, zipped
 
     def _after_poll(self) -> None:
-        """Build and encode what the next scrapes will ask for, then publish it, while no scraper waits."""
+        """Build and encode what the next scrapes will ask for and publish it, now or, if the last build was too
+        recent for its cost, once later for every poll that ends meanwhile."""
+        with self._owed_lock:
+            wait = self._published_at + PUBLISH_GAP_FACTOR * self._build_cpu - time.monotonic()
+            if wait > 0:
+                if self._deferred is None:
+                    self._owed += 1
+                    self._deferred = threading.Timer(wait, self._publish_deferred)
+                    self._deferred.daemon = True
+                    self._deferred.start()
+                return
         self._current()
+
+    def _publish_deferred(self) -> None:
+        with self._owed_lock:
+            self._deferred = None
+        try:
+            self._current()
+        finally:
+            self._owe(-1)
 
     def render(self) -> str:
         """The text-format /metrics body, uncompressed."""

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
+import exporter.daemon as daemon_module
 from exporter import cli
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
@@ -212,8 +213,6 @@ def test_text_format_by_default_and_gzip_when_accepted():
 @pytest.fixture
 def builds(monkeypatch) -> list[int]:
     """One entry per exposition the daemon builds (a FamiliesCollector made)."""
-    import exporter.daemon as daemon_module
-
     made: list[int] = []
     real = daemon_module.FamiliesCollector
 
@@ -234,7 +233,8 @@ def test_an_unchanged_state_is_encoded_once(builds):
     assert daemon.exposition()[0] is not first and len(builds) == 2
 
 
-def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(builds):
+def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(builds, monkeypatch):
+    monkeypatch.setattr(daemon_module, "PUBLISH_GAP_FACTOR", 0.0)  # publish after every poll
     daemon = _metrics_daemon()
     first = daemon.exposition()[0]
     builds.clear()
@@ -247,6 +247,23 @@ def test_a_scrape_during_a_poll_job_gets_the_last_body_and_never_builds_one(buil
     daemon._then_prepare(poll_then_scrape)()  # noqa: SLF001 - the job the scheduler runs
     assert during == [first] and len(builds) == 1
     assert daemon.exposition()[0] is not first and len(builds) == 1
+
+
+def test_polls_ending_soon_after_a_build_share_one_deferred_rebuild(builds, monkeypatch):
+    # With many targets, polls end many times a second: one rebuild (over every target) each grew with targets².
+    daemon = _metrics_daemon()
+    first = daemon.exposition()[0]
+    builds.clear()
+    gap = 0.3
+    monkeypatch.setattr(daemon_module, "PUBLISH_GAP_FACTOR", gap / max(daemon._build_cpu, 1e-6))  # noqa: SLF001
+    for _ in range(3):
+        daemon._then_prepare(daemon.targets[0].poll)()  # noqa: SLF001 - the job the scheduler runs
+        assert daemon.exposition()[0] is first and builds == []  # owed, so the last body; no scrape builds
+    deadline = time.monotonic() + 10
+    while daemon.exposition()[0] is first:
+        assert time.monotonic() < deadline, "the deferred rebuild never came"
+        time.sleep(0.02)
+    assert len(builds) == 1 and daemon._owed == 0  # noqa: SLF001
 
 
 def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
