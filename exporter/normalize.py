@@ -87,11 +87,23 @@ def detect(families: Sequence[Family], engines: Iterable[Engine], resolver: Reso
         known = 0
         for family in families:
             resolved = resolver.resolve(engine, family.name, family.type)
-            if resolved is not None and resolved[2]:
+            if resolved is not None and resolved[2] and _claims(engine, family):
                 known += 1
         if known > best[0]:
             best = (known, engine)
     return best[1]
+
+
+def _claims(engine: Engine, family: Family) -> bool:
+    """False for an un-prefixed family lacking the label that marks this engine's un-prefixed families."""
+    if not engine.bare_label or family.name.startswith(tuple(p for p in engine.prefixes if p)):
+        return True
+    return any(engine.bare_label in sample.labels for sample in family.samples)
+
+
+def _matches(value: str, wanted: str) -> bool:
+    """A label value against a row's `match` value: equal, or starting with what precedes a trailing `*`."""
+    return value.startswith(wanted[:-1]) if wanted.endswith("*") else value == wanted
 
 
 def format_bound(bound: float) -> str:
@@ -162,6 +174,8 @@ class Normalizer:
         self.rows_by_source: dict[str, list[Row]] = {}
         self._plans: dict[Row, _Plan] = {}
         self._order = {row: index for index, row in enumerate(engine.rows)}
+        self._times = frozenset(row.times for row in engine.rows if row.times)
+        self._factors: dict[str, dict[frozenset[tuple[str, str]], float]] = {}
         # spec name -> source `le` -> (bound, whether it is one of the canonical bounds)
         self._bound_kinds: dict[str, dict[str, tuple[float, bool]]] = {}
         for row in engine.rows:
@@ -177,6 +191,8 @@ class Normalizer:
         produced: set[str] = set()
         pending: list[tuple[Row, Family]] = []
         scope: set[str] = set()
+        factors: dict[str, dict[frozenset[tuple[str, str]], float]] = {}
+        self._factors = factors
         for family in families:
             if _is_created(family) or family.name.startswith(RUNTIME_PREFIXES):
                 continue
@@ -186,8 +202,13 @@ class Normalizer:
             family, source = resolved
             if source == self.engine.model_scope:
                 scope.update(self._models(family))
+            if source in self._times:
+                factors[source] = {frozenset(s.labels.items()): s.value for s in family.samples}
             rows = self.rows_by_source.get(source)
-            if rows:
+            if source in self._times and not rows:
+                result.mapped.append(family.name)
+                result.sources.add(source)
+            elif rows:
                 result.mapped.append(family.name)
                 result.sources.add(source)
                 if self.engine.replicas:  # once per family, however many rows read it
@@ -211,9 +232,10 @@ class Normalizer:
 
     def _labels(self, row: Row, sample: Sample, names: _LabelMap) -> dict[str, str]:
         labels = {"engine_type": self.engine.engine_type, "model": self.model, "target": self.target}
+        unset = self.engine.unset
         for name, value in sample.labels.items():
             unified = names[name]
-            if unified:
+            if unified and value not in unset:
                 labels[unified] = value
         if row.labels:
             labels.update(row.labels)
@@ -230,7 +252,7 @@ class Normalizer:
         family_name = family.name
         added = False
         for sample in family.samples:
-            if wanted and any(sample.labels.get(k, "") != v for k, v in wanted):  # absent == empty, as in PromQL
+            if wanted and not all(_matches(sample.labels.get(k, ""), v) for k, v in wanted):  # absent == empty
                 continue
             suffix = sample.name[len(family_name) :] if sample.name.startswith(family_name) else ""
             if take:
@@ -246,6 +268,11 @@ class Normalizer:
                     value = math.prod(float(sample.labels[name]) for name in row.value_from_labels)
                 except (KeyError, ValueError):
                     continue
+            if row.times:
+                factor = self._factor(row.times, sample)
+                if factor is None:
+                    continue
+                value *= factor
             if spec.type == "histogram":
                 if suffix == "_bucket":
                     le = sample.labels.get("le")
@@ -271,6 +298,14 @@ class Normalizer:
             output.add(spec.name, name, labels, value, row.aggregate)
             added = True
         return added
+
+    def _factor(self, source: str, sample: Sample) -> float | None:
+        """The value of `source` with the sample's labels (or its only value); None when the scrape lacks it."""
+        values = self._factors.get(source, {})
+        found = values.get(frozenset(sample.labels.items()))
+        if found is None and len(values) == 1:
+            found = next(iter(values.values()))
+        return found
 
     def _families(self, output: _Output) -> list[Family]:
         self._inherit_model(output)

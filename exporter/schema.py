@@ -90,6 +90,25 @@ ENGINE_SPECS = (
     Spec("llm_requests_finished_total", "counter", "requests",
          "Finished requests by finish_reason (unknown where the engine does not say).", _FINISH),
     Spec("llm_engine_info", "info", "", "Engine identity: type, model and version.", (*_E, "version")),
+    # Families of the November 2026 field scan: each is reported by at least two engines (docs/METRICS.md).
+    Spec("llm_requests_running_max", "gauge", "requests",
+         "The configured cap on requests in the running batch (max_num_seqs, max_batch_size, NIM's num_request_max)."),
+    Spec("llm_batch_tokens_max", "gauge", "tokens",
+         "The configured cap on tokens one scheduler step processes (max_num_batched_tokens, max_num_tokens)."),
+    Spec("llm_requests_rejected_total", "counter", "requests",
+         "Requests refused before they were queued (admission limits, resource exhaustion, HTTP 4xx/429), by reason.",
+         (*_E, "reason")),
+    Spec("llm_spec_decode_draft_tokens_total", "counter", "tokens",
+         "Speculative decoding: draft tokens proposed for verification."),
+    Spec("llm_spec_decode_accepted_tokens_total", "counter", "tokens",
+         "Speculative decoding: draft tokens the target model accepted."),
+    Spec("llm_kv_transfer_failures_total", "counter", "",
+         "Disaggregated prefill/decode: KV-cache transfers that failed."),
+    Spec("llm_kv_transfer_duration_seconds", "histogram", "seconds",
+         "Disaggregated prefill/decode: time one KV-cache transfer took (engine's own bounds)."),
+    Spec("llm_lora_adapters", "gauge", "adapters",
+         "LoRA adapters by state: running (serving a request), waiting (queued requests need it), loaded.",
+         (*_E, "state")),
 )
 
 SELF_SPECS = (

@@ -140,3 +140,53 @@ def test_detection_follows_rewritten_prefixes():
     text = "# TYPE vllm_num_requests_running gauge\nvllm_num_requests_running 1\n"
     assert detect(parse(text), ENGINES.values()).engine_type == "vllm"
     assert detect(parse("# TYPE foo gauge\nfoo 1\n"), ENGINES.values()) is None
+
+
+TRTLLM_ITERATION = """# TYPE trtllm_kv_cache_max_blocks gauge
+trtllm_kv_cache_max_blocks{engine_type="trtllm",model_name="Qwen/Qwen3-8B"} 4096.0
+# TYPE trtllm_kv_cache_tokens_per_block gauge
+trtllm_kv_cache_tokens_per_block{engine_type="trtllm",model_name="Qwen/Qwen3-8B"} 32.0
+# TYPE trtllm_request_error_total counter
+trtllm_request_error_total{engine_type="trtllm",http_code="400",model_name="Qwen/Qwen3-8B"} 3.0
+trtllm_request_error_total{engine_type="trtllm",http_code="429",model_name="Qwen/Qwen3-8B"} 2.0
+trtllm_request_error_total{engine_type="trtllm",http_code="500",model_name="Qwen/Qwen3-8B"} 1.0
+trtllm_request_error_total{engine_type="trtllm",http_code="503",model_name="Qwen/Qwen3-8B"} 4.0
+"""
+
+
+def test_times_multiplies_by_another_family_of_the_same_labels():
+    capacity = _run(TRTLLM_ITERATION, "trtllm")["llm_kv_cache_capacity_tokens"]
+    assert [s[2] for s in capacity] == [4096.0 * 32.0]
+
+
+def test_times_without_its_factor_in_the_scrape_produces_nothing():
+    without = "\n".join(TRTLLM_ITERATION.splitlines()[:2]) + "\n"
+    assert "llm_kv_cache_capacity_tokens" not in _run(without, "trtllm")
+
+
+def test_match_with_a_trailing_star_takes_a_label_value_prefix():
+    out = _run(TRTLLM_ITERATION, "trtllm")
+    assert [(s[1]["finish_reason"], s[2]) for s in out["llm_requests_finished_total"]] == [("error", 5.0)]
+    assert [(s[1]["reason"], s[2]) for s in out["llm_requests_rejected_total"]] == [("client_error", 5.0)]
+
+
+BARE_TRTLLM = """# TYPE e2e_request_latency_seconds histogram
+e2e_request_latency_seconds_bucket{engine_type="undefined",le="0.3",model_name="undefined"} 0.0
+e2e_request_latency_seconds_bucket{engine_type="undefined",le="+Inf",model_name="undefined"} 2.0
+e2e_request_latency_seconds_count{engine_type="undefined",model_name="undefined"} 2.0
+e2e_request_latency_seconds_sum{engine_type="undefined",model_name="undefined"} 3.5
+# TYPE request_success_total counter
+request_success_total{engine_type="undefined",finished_reason="stop",model_name="undefined"} 2.0
+"""
+
+
+def test_unprefixed_families_count_for_an_engine_only_with_its_marking_label():
+    assert detect(parse(BARE_TRTLLM), ENGINES.values()).engine_type == "trtllm"
+    unmarked = BARE_TRTLLM.replace('engine_type="undefined",', "")
+    detected = detect(parse(unmarked), ENGINES.values())
+    assert detected is None or detected.engine_type != "trtllm"
+
+
+def test_unset_label_values_leave_the_model_to_the_target():
+    out = _run(BARE_TRTLLM, "trtllm", model="Qwen/Qwen3-8B")
+    assert {s[1]["model"] for s in out["llm_requests_finished_total"]} == {"Qwen/Qwen3-8B"}
