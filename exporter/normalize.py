@@ -82,15 +82,15 @@ def _is_created(family: Family) -> bool:
 def detect(families: Sequence[Family], engines: Iterable[Engine], resolver: Resolver | None = None) -> Engine | None:
     """The engine whose table knows most of these families; None if no table knows any."""
     resolver = resolver or Resolver()
-    best: tuple[int, Engine | None] = (0, None)
+    best: tuple[tuple[int, int], Engine | None] = ((0, 0), None)
     for engine in engines:
-        known = 0
+        known = [0, 0]  # families by the engine's own prefixes, by its secondary ones
         for family in families:
             resolved = resolver.resolve(engine, family.name, family.type)
             if resolved is not None and resolved[2] and _claims(engine, family):
-                known += 1
-        if known > best[0]:
-            best = (known, engine)
+                known[family.name.startswith(engine.secondary) if engine.secondary else 0] += 1
+        if (known[0], known[1]) > best[0]:
+            best = ((known[0], known[1]), engine)
     return best[1]
 
 
@@ -102,7 +102,9 @@ def _claims(engine: Engine, family: Family) -> bool:
 
 
 def _matches(value: str, wanted: str) -> bool:
-    """A label value against a row's `match` value: equal, or starting with what precedes a trailing `*`."""
+    """A label value against a row's `match` value: equal, anything but what follows `!`, or a `*`-ended prefix."""
+    if wanted.startswith("!"):
+        return value != wanted[1:]
     return value.startswith(wanted[:-1]) if wanted.endswith("*") else value == wanted
 
 

@@ -18,7 +18,8 @@ class Row:
     unified: str  # a family name of exporter/schema.py
     take: str = "family"  # family | sum (a histogram's _sum as a counter) | count (its _count)
     scale: float = 1.0  # multiply values (and histogram bounds) into the unified unit
-    match: tuple[tuple[str, str], ...] = ()  # keep only source series with these label values ("5*": a prefix)
+    # keep only source series with these label values; "5*" matches a prefix, "!x" any value but x
+    match: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()  # constant labels added to every output series
     value_from_labels: tuple[str, ...] = ()  # value = product of these labels (capacity from an info metric)
     times: str = ""  # value = product with this source family's value of the same labels (blocks x block size)
@@ -66,6 +67,9 @@ class Engine:
     # With an empty prefix among `prefixes`: un-prefixed families count towards detecting this engine only when a
     # sample carries this label (old trtllm-serve builds tag every series engine_type="undefined").
     bare_label: str = ""
+    # Prefixes whose families break detection ties only: a Dynamo worker's gauges beside its engine's own families
+    # must not make the scrape Dynamo's.
+    secondary: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()  # label values meaning "not set" (trtllm's "undefined"): the label is dropped
     sources: frozenset[str] = field(init=False, repr=False)
 

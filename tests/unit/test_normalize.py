@@ -190,3 +190,31 @@ def test_unprefixed_families_count_for_an_engine_only_with_its_marking_label():
 def test_unset_label_values_leave_the_model_to_the_target():
     out = _run(BARE_TRTLLM, "trtllm", model="Qwen/Qwen3-8B")
     assert {s[1]["model"] for s in out["llm_requests_finished_total"]} == {"Qwen/Qwen3-8B"}
+
+
+DYNAMO_WORKER_BESIDE_SGLANG = """# TYPE dynamo_component_gpu_cache_usage_percent gauge
+dynamo_component_gpu_cache_usage_percent{dp_rank="0",model="Qwen/Qwen3-0.6B"} 0.25
+# TYPE dynamo_component_kv_cache_hit_rate gauge
+dynamo_component_kv_cache_hit_rate{dp_rank="0",model="Qwen/Qwen3-0.6B"} 0.5
+# TYPE dynamo_component_total_blocks gauge
+dynamo_component_total_blocks{dp_rank="0",model="Qwen/Qwen3-0.6B"} 2185
+# TYPE sglang:token_usage gauge
+sglang:token_usage{model_name="Qwen/Qwen3-0.6B"} 0.25
+"""
+
+
+def test_secondary_prefixes_only_break_ties():
+    # One SGLang family beats three Dynamo worker gauges: the worker's engine is what the scrape is.
+    assert detect(parse(DYNAMO_WORKER_BESIDE_SGLANG), ENGINES.values()).engine_type == "sglang"
+    alone = DYNAMO_WORKER_BESIDE_SGLANG.split("# TYPE sglang:")[0]
+    assert detect(parse(alone), ENGINES.values()).engine_type == "dynamo"
+
+
+def test_match_with_a_bang_excludes_one_value():
+    text = """# TYPE dynamo_frontend_requests_total counter
+dynamo_frontend_requests_total{error_type="internal",model="m",status="error"} 1
+dynamo_frontend_requests_total{error_type="cancelled",model="m",status="error"} 2
+dynamo_frontend_requests_total{error_type="",model="m",status="success"} 5
+"""
+    out = _run(text, "dynamo")["llm_requests_finished_total"]
+    assert sorted((s[1]["finish_reason"], s[2]) for s in out) == [("abort", 2.0), ("error", 1.0), ("unknown", 5.0)]
