@@ -253,7 +253,10 @@ class Normalizer:
         take = "" if row.take == "family" else f"_{row.take}"
         family_name = family.name
         added = False
-        for sample in family.samples:
+        samples = family.samples
+        if row.count_label and samples:
+            samples = [max(samples, key=lambda sample: sample.value)]
+        for sample in samples:
             if wanted and not all(_matches(sample.labels.get(k, ""), v) for k, v in wanted):  # absent == empty
                 continue
             suffix = sample.name[len(family_name) :] if sample.name.startswith(family_name) else ""
@@ -270,6 +273,8 @@ class Normalizer:
                     value = math.prod(float(sample.labels[name]) for name in row.value_from_labels)
                 except (KeyError, ValueError):
                     continue
+            if row.count_label:
+                value = float(len([name for name in sample.labels.get(row.count_label, "").split(",") if name]))
             if row.times:
                 factor = self._factor(row.times, sample)
                 if factor is None:

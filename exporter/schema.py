@@ -102,8 +102,6 @@ ENGINE_SPECS = (
          "Speculative decoding: draft tokens the target model accepted."),
     Spec("llm_kv_transfer_failures_total", "counter", "",
          "Disaggregated prefill/decode: KV-cache transfers that failed."),
-    Spec("llm_kv_transfer_duration_seconds", "histogram", "seconds",
-         "Disaggregated prefill/decode: time one KV-cache transfer took (engine's own bounds)."),
     Spec("llm_lora_adapters", "gauge", "adapters",
          "LoRA adapters by state: running (serving a request), waiting (queued requests need it), loaded.",
          (*_E, "state")),

@@ -23,6 +23,9 @@ class Row:
     labels: tuple[tuple[str, str], ...] = ()  # constant labels added to every output series
     value_from_labels: tuple[str, ...] = ()  # value = product of these labels (capacity from an info metric)
     times: str = ""  # value = product with this source family's value of the same labels (blocks x block size)
+    # value = how many comma-separated names this label lists, read from the family's newest series only (vLLM's
+    # lora_requests_info keeps one series per state it has been in, valued by when it was set)
+    count_label: str = ""
     aggregate: str = "sum"  # how series that collapse once engine-only labels are dropped combine: sum | max
     fallback: bool = False  # an older name: used only when no earlier row produced the unified family
     note: str = ""  # versions and semantics, for people reading the table

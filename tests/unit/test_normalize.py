@@ -218,3 +218,32 @@ dynamo_frontend_requests_total{error_type="",model="m",status="success"} 5
 """
     out = _run(text, "dynamo")["llm_requests_finished_total"]
     assert sorted((s[1]["finish_reason"], s[2]) for s in out) == [("abort", 2.0), ("error", 1.0), ("unknown", 5.0)]
+
+
+SGLANG_HYBRID = """# TYPE sglang:token_usage gauge
+sglang:token_usage{engine_type="unified",model_name="Qwen/Qwen3-Next-80B-A3B",tp_rank="0"} 0.92
+# TYPE sglang:full_token_usage gauge
+sglang:full_token_usage{engine_type="unified",model_name="Qwen/Qwen3-Next-80B-A3B",tp_rank="0"} 0.31
+# TYPE sglang:swa_token_usage gauge
+sglang:swa_token_usage{engine_type="unified",model_name="Qwen/Qwen3-Next-80B-A3B",tp_rank="0"} 0.44
+"""
+
+
+def test_sglang_kv_usage_on_a_hybrid_model_is_its_kv_pools_not_the_mamba_pool():
+    # token_usage is max(full, swa, mamba) (sglang#5979): 0.92 here is the Mamba state pool.
+    usage = _run(SGLANG_HYBRID, "sglang")["llm_kv_cache_usage_ratio"]
+    assert [s[2] for s in usage] == [0.44]
+    older = SGLANG_HYBRID.split("# TYPE sglang:full_token_usage")[0]
+    assert [s[2] for s in _run(older, "sglang")["llm_kv_cache_usage_ratio"]] == [0.92]
+
+
+VLLM_LORA = """# TYPE vllm:lora_requests_info gauge
+vllm:lora_requests_info{max_lora="2",running_lora_adapters="",waiting_lora_adapters=""} 1.7960780205e+09
+vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql,chat",waiting_lora_adapters="sql"} 1.7960780301e+09
+vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql-lora",waiting_lora_adapters=""} 1.7960780107e+09
+"""
+
+
+def test_count_label_counts_the_names_of_the_newest_series():
+    states = {s[1]["state"]: s[2] for s in _run(VLLM_LORA, "vllm", model="tiny")["llm_lora_adapters"]}
+    assert states == {"running": 2.0, "waiting": 1.0}
