@@ -282,8 +282,11 @@ def test_modern_schema_and_panels(stem: str) -> None:
     assert "rows" not in dashboard
     types = {panel["type"] for panel in dashboard["panels"]}
     assert types <= {"row", "stat", "timeseries", "heatmap", "table"}, types
-    ids = [panel["id"] for panel in dashboard["panels"]]
+    # A collapsed row holds its panels: they are numbered right after it.
+    ids = [id_ for panel in dashboard["panels"] for id_ in (panel["id"], *(p["id"] for p in panel.get("panels", [])))]
     assert ids == list(range(1, len(ids) + 1))
+    for panel in dashboard["panels"]:
+        assert panel.get("panels", []) == [] or panel["collapsed"], panel["title"]
 
 
 @pytest.mark.parametrize("stem", UIDS)
