@@ -93,6 +93,13 @@ ENGINE_SPECS = (
     # Families of the November 2026 field scan: each is reported by at least two engines (docs/METRICS.md).
     Spec("llm_requests_running_max", "gauge", "requests",
          "The configured cap on requests in the running batch (max_num_seqs, max_batch_size, NIM's num_request_max)."),
+    Spec("llm_requests_waiting_by_reason", "gauge", "requests",
+         "Requests waiting, by what they wait for: capacity (a free batch slot), deferred (LoRA budget, KV "
+         "transfer), and in disaggregated serving kv_prealloc, kv_transfer and bootstrap.", (*_E, "reason")),
+    Spec("llm_scheduler_step_tokens", "histogram", "tokens",
+         "Tokens processed per scheduler step, prompt and output together (engine's own bounds)."),
+    Spec("llm_engine_sleeping", "gauge", "",
+         "1 while the engine sleeps (weights offloaded or discarded on request), 0 while awake."),
     Spec("llm_requests_rejected_total", "counter", "requests",
          "Requests refused before they were queued (admission limits, resource exhaustion, HTTP 4xx/429), by reason.",
          (*_E, "reason")),

@@ -46,6 +46,7 @@ ENGINE = Engine(
         Row("request_queue_time_seconds", "llm_request_queue_time_seconds"),
         Row("request_prefill_time_seconds", "llm_request_prefill_time_seconds"),
         Row("request_decode_time_seconds", "llm_request_decode_time_seconds"),
+        Row("iteration_tokens_total", "llm_scheduler_step_tokens", note="a histogram despite its name"),
         Row("request_prompt_tokens", "llm_request_prompt_tokens"),
         Row("request_generation_tokens", "llm_request_generation_tokens"),
     ),
@@ -55,7 +56,7 @@ ENGINE = Engine(
         "backend_config_info",  # configuration as labels
         "spec_decode_num_drafts", "spec_decode_num_accepted_tokens_per_pos", "spec_decode_mean_accept_rate",
         "spec_decode_mean_accept_length", "spec_decode_per_position_accept_rate",
-        "request_cached_tokens", "request_cache_hit_ratio", "iteration_tokens_total", "request_inference_time_seconds",
+        "request_cached_tokens", "request_cache_hit_ratio", "request_inference_time_seconds",
     ),
     info=(InfoEndpoint("/v1/models", (("model", "data.0.id"),)),),
     bounds=VLLM.bounds,  # vLLM's TTFT bounds; its TPOT bounds plus 0.005, which no canonical bound keeps

@@ -53,6 +53,13 @@ ENGINE = Engine(
         Row("queue_time_seconds", "llm_request_queue_time_seconds", note="≥ 0.5.3"),
         Row("prompt_tokens_histogram", "llm_request_prompt_tokens"),
         Row("generation_tokens_histogram", "llm_request_generation_tokens"),
+        # Disaggregated serving's queues in front of the scheduler's own: what those requests wait for.
+        Row("num_decode_prealloc_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "kv_prealloc"),),
+            note="decode: waiting for KV space"),
+        Row("num_decode_transfer_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "kv_transfer"),),
+            note="decode: waiting for the prefill worker's KV"),
+        Row("num_prefill_bootstrap_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "bootstrap"),),
+            note="prefill: waiting for the decode worker's handshake"),
         Row("num_transfer_failed_reqs", "llm_kv_transfer_failures_total", note="P/D: KV transfers that failed",
             uncaptured="P/D only: no disaggregated capture"),
         Row("lora_pool_slots_used", "llm_lora_adapters", labels=(("state", "loaded"),), aggregate="max",

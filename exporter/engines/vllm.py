@@ -46,6 +46,12 @@ ENGINE = Engine(
         Row("request_generation_tokens", "llm_request_generation_tokens"),
         Row("spec_decode_num_draft_tokens", "llm_spec_decode_draft_tokens_total", note="≥ 0.9, --speculative-config"),
         Row("spec_decode_num_accepted_tokens", "llm_spec_decode_accepted_tokens_total"),
+        Row("num_requests_waiting_by_reason", "llm_requests_waiting_by_reason", note="capacity | deferred; ≥ 0.12"),
+        Row("iteration_tokens_total", "llm_scheduler_step_tokens", note="a histogram despite its name"),
+        Row("engine_sleep_state", "llm_engine_sleeping", match=(("sleep_state", "weights_offloaded"),),
+            note="sleep level 1"),
+        Row("engine_sleep_state", "llm_engine_sleeping", match=(("sleep_state", "discard_all"),),
+            note="sleep level 2; awake is the third state"),
         Row("lora_requests_info", "llm_lora_adapters", count_label="running_lora_adapters",
             labels=(("state", "running"),), aggregate="max", note="--enable-lora"),
         Row("lora_requests_info", "llm_lora_adapters", count_label="waiting_lora_adapters",
@@ -59,13 +65,12 @@ ENGINE = Engine(
             uncaptured="P/D only: no disaggregated capture"),
     ),
     ignored=(
-        "num_requests_waiting_by_reason",  # its sum is num_requests_waiting
         "num_requests_swapped", "cpu_cache_usage_perc", "cpu_prefix_cache_hit_rate",  # V0 swap, gone
         "prompt_tokens_by_source", "prompt_tokens_cached", "prompt_tokens_cached_by_source",  # = prefix-cache hits
         "external_prefix_cache_hits", "external_prefix_cache_queries", "mm_cache_hits", "mm_cache_queries",
         "request_inference_time_seconds", "request_max_num_generation_tokens", "request_params_max_tokens",
         "request_params_n", "request_prefill_kv_computed_tokens", "request_num_preemptions",
-        "iteration_tokens_total", "engine_sleep_state", "corrupted_requests",
+        "corrupted_requests",
         "estimated_flops_per_gpu", "estimated_read_bytes_per_gpu", "estimated_write_bytes_per_gpu",
         "avg_prompt_throughput_toks_per_s", "avg_generation_throughput_toks_per_s", "tokens",
         "model_forward_time_milliseconds", "model_execute_time_milliseconds",

@@ -31,6 +31,7 @@ PREFILL = "llm_request_prefill_time_seconds"
 DECODE = "llm_request_decode_time_seconds"
 PROMPT_LEN = "llm_request_prompt_tokens"
 OUTPUT_LEN = "llm_request_generation_tokens"
+STEP_TOKENS = "llm_scheduler_step_tokens"
 
 
 def _latency(title: str, family: str, description: str) -> g.Panel:
@@ -299,6 +300,33 @@ def _admission() -> list[g.Panel]:
             [Query(ratio(running, cap), "running / cap")],
             ratio=True,
             steps=((None, "green"), (0.9, "orange"), (1, "red")),
+        ),
+        timeseries(
+            "Waiting by reason",
+            "What queued requests wait for: capacity (a batch slot), deferred (LoRA budget, KV transfer), and in "
+            "disaggregated serving KV preallocation, KV transfer and the bootstrap handshake. Healthy: near 0; "
+            "kv_transfer growing means the prefill side or the network is the bottleneck, not this engine.",
+            "short",
+            [Query(aggregate("sum", "llm_requests_waiting_by_reason", S, ("reason",)), "{{reason}}")],
+            width=8,
+            stack=True,
+        ),
+        timeseries(
+            "Tokens per scheduler step",
+            "Prompt and output tokens one scheduler step processed (quantiles of the engine's own buckets). "
+            "Healthy: well below the configured max_num_batched_tokens; pinned at it means every step is full.",
+            "count:tok",
+            quantiles(STEP_TOKENS, S),
+            width=8,
+        ),
+        timeseries(
+            "Engine asleep",
+            "1 while the engine was put to sleep (vLLM sleep mode: weights offloaded or discarded, e.g. during RL "
+            "weight updates). Healthy: 0 outside planned sleeps; asleep engines answer no requests, and "
+            "LLMEngineStalled does not fire for them.",
+            "short",
+            [Query(aggregate("max", "llm_engine_sleeping", S), "asleep")],
+            width=8,
         ),
     ]
 
