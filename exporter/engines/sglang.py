@@ -86,6 +86,8 @@ ENGINE = Engine(
         "routing_key*", "startup_*", "swa_*", "mamba_*", "prealloc_*", "hicache_*", "storage_prefetch_*",
         "encoder_*", "grammar_*", "num_grammar*", "lora_pool_*", "prefill_delayer_*", "decode_deferred_*", "eplb_*",
         "http_*", "prefetch*", "backup*", "load_back*", "eviction*", "evicted*",
+        "diffusion_*",  # the image-generation server (multimodal_gen): jobs labelled role/replica, not LLM requests
+        "failed_session_recoveries",  # Mooncake P/D: recoveries of a broken session that failed, not transfers
     ),
     info=(
         InfoEndpoint("/get_model_info", (("model", "model_path"),)),
