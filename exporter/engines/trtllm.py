@@ -47,10 +47,14 @@ ENGINE = Engine(
         Row("spec_decode_num_draft_tokens", "llm_spec_decode_draft_tokens_total"),
         Row("spec_decode_num_accepted_tokens", "llm_spec_decode_accepted_tokens_total"),
         Row("max_num_active_requests", "llm_requests_running_max", note="maxNumActiveRequests"),
+        # Dynamo's additions on its TensorRT-LLM workers (dynamo/trtllm/metrics.py): one transfer per request.
+        Row("kv_transfer_latency_seconds", "llm_kv_transfer_duration_seconds", note="Dynamo ≥ 1.3, disaggregated"),
+        Row("kv_transfer_bytes", "llm_kv_transfer_bytes_total", take="sum", note="a histogram of bytes per request"),
     ),
     ignored=(
         "num_aborted_requests",  # Dynamo's addition; unknown whether request_success also counts them
-        "request_type_image", "request_type_structured_output", "kv_transfer_*", "kv_event_*",  # Dynamo's additions
+        "request_type_image", "request_type_structured_output", "kv_event_*",  # Dynamo's additions
+        "kv_transfer_success", "kv_transfer_speed_gb_s",  # bytes over time: the mapped pair says it
         "dynamo_component_*",  # Dynamo's worker gauges beside them: the same numbers, read from the engine here
         "kv_cache_tokens_per_block",  # read through the capacity row
         "kv_cache_free_blocks", "kv_cache_used_blocks",  # the utilization row is their ratio

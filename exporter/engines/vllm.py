@@ -63,6 +63,14 @@ ENGINE = Engine(
             uncaptured="P/D only: no disaggregated capture"),
         Row("umbp_transfer_failed", "llm_kv_transfer_failures_total", note="UMBP connector, 0.33",
             uncaptured="P/D only: no disaggregated capture"),
+        Row("nixl_xfer_time_seconds", "llm_kv_transfer_duration_seconds", note="NixlConnector, per transfer",
+            uncaptured="P/D only: no disaggregated capture"),
+        Row("mooncake_xfer_time_seconds", "llm_kv_transfer_duration_seconds", note="MooncakeConnector, 0.33",
+            uncaptured="P/D only: no disaggregated capture"),
+        Row("nixl_bytes_transferred", "llm_kv_transfer_bytes_total", take="sum", note="a histogram per transfer",
+            uncaptured="P/D only: no disaggregated capture"),
+        Row("mooncake_bytes_transferred", "llm_kv_transfer_bytes_total", take="sum", note="0.33",
+            uncaptured="P/D only: no disaggregated capture"),
     ),
     ignored=(
         "num_requests_swapped", "cpu_cache_usage_perc", "cpu_prefix_cache_hit_rate",  # V0 swap, gone

@@ -32,6 +32,7 @@ DECODE = "llm_request_decode_time_seconds"
 PROMPT_LEN = "llm_request_prompt_tokens"
 OUTPUT_LEN = "llm_request_generation_tokens"
 STEP_TOKENS = "llm_scheduler_step_tokens"
+KV_TRANSFER = "llm_kv_transfer_duration_seconds"
 
 
 def _latency(title: str, family: str, description: str) -> g.Panel:
@@ -353,8 +354,24 @@ def _disaggregation() -> list[g.Panel]:
             "is LLMKVTransferFailing, and the requests behind them are recomputed or fail.",
             "ops",
             [Query(sum_rate("llm_kv_transfer_failures_total", S), "failed")],
-            width=24,
+            width=8,
             steps=((None, "green"), (0.001, "red")),
+        ),
+        timeseries(
+            "KV transfer time",
+            "Time one KV-cache transfer took (vLLM: per connector transfer; TensorRT-LLM under Dynamo: per "
+            "request). Healthy: well below the TTFT objective; growth means a saturated link or a slow peer.",
+            "s",
+            [*quantiles(KV_TRANSFER, S), Query(mean(KV_TRANSFER, S), "mean")],
+            width=8,
+        ),
+        timeseries(
+            "KV transfer throughput",
+            "KV-cache bytes moved between prefill and decode workers per second. Healthy: follows prefill traffic; "
+            "flat at a ceiling while transfer time grows means the link is full.",
+            "Bps",
+            [Query(sum_rate("llm_kv_transfer_bytes_total", S), "bytes/s")],
+            width=8,
         ),
     ]
 
