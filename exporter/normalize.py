@@ -234,11 +234,11 @@ class Normalizer:
 
     def _labels(self, row: Row, sample: Sample, names: _LabelMap) -> dict[str, str]:
         labels = {"engine_type": self.engine.engine_type, "model": self.model, "target": self.target}
-        unset = self.engine.unset
+        unset, lowercase = self.engine.unset, self.engine.lowercase
         for name, value in sample.labels.items():
             unified = names[name]
             if unified and value not in unset:
-                labels[unified] = value
+                labels[unified] = value.lower() if unified in lowercase else value
         if row.labels:
             labels.update(row.labels)
         return labels

@@ -93,6 +93,8 @@ ENGINE_SPECS = (
     # Families of the November 2026 field scan: each is reported by at least two engines (docs/METRICS.md).
     Spec("llm_requests_running_max", "gauge", "requests",
          "The configured cap on requests in the running batch (max_num_seqs, max_batch_size, NIM's num_request_max)."),
+    Spec("llm_batch_tokens_max", "gauge", "tokens",
+         "The configured cap on tokens one scheduler step processes (max_num_batched_tokens, max_num_tokens)."),
     Spec("llm_requests_waiting_by_reason", "gauge", "requests",
          "Requests waiting, by what they wait for: capacity (a free batch slot), deferred (LoRA budget, KV "
          "transfer), and in disaggregated serving kv_prealloc, kv_transfer and bootstrap.", (*_E, "reason")),

@@ -74,6 +74,8 @@ class Engine:
     # must not make the scrape Dynamo's.
     secondary: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()  # label values meaning "not set" (trtllm's "undefined"): the label is dropped
+    # unified labels whose values the engine lower-cases on some families only (Dynamo's model): lower-cased on all
+    lowercase: tuple[str, ...] = ()
     sources: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

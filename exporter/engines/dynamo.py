@@ -2,8 +2,8 @@
 from Dynamo's metric-name definitions (`dynamo/prometheus_names.py` of ai-dynamo-runtime 1.6.1) and published
 scrapes (engines.md §6).
 
-The frontend lower-cases `model` on request metrics ("qwen/qwen3-0.6b") but not on its `model_*` gauges, which
-are worker configuration and left unmapped, so every unified series carries the lower-cased name. A worker's
+The frontend lower-cases `model` on request metrics ("qwen/qwen3-0.6b") but not on its `model_*` gauges (worker
+configuration): the table lower-cases it everywhere, so every unified series of a frontend names one model. A worker's
 system port serves `dynamo_component_*` beside the engine's own `vllm:`/`sglang:`/`trtllm_` families: such a
 scrape is detected as that engine, whose own numbers are read; only a worker whose engine metrics are off is
 detected as dynamo, and then its KV gauges are what there is (renamed in 1.6 from `kvstats_*`).
@@ -25,6 +25,7 @@ ENGINE = Engine(
     prefixes=("dynamo_frontend_", "dynamo_component_"),
     secondary=("dynamo_component_",),
     labels=(("error_type", "reason"),),
+    lowercase=("model",),  # request families carry the model lower-cased, the model_* gauges as served
     rows=(
         Row("queued_requests", "llm_requests_waiting", note="waiting in the frontend's HTTP queue"),
         Row("active_requests", "llm_requests_running", note="≥ 1.6: accepted by the frontend, not yet finished"),
@@ -46,6 +47,8 @@ ENGINE = Engine(
             labels=(("finish_reason", "rejected"),)),
         Row("model_rejection", "llm_requests_rejected_total", labels=(("reason", "resource_exhausted"),),
             note="≥ 1.6"),
+        Row("model_max_num_seqs", "llm_requests_running_max", aggregate="max", note="the workers' configuration"),
+        Row("model_max_num_batched_tokens", "llm_batch_tokens_max", aggregate="max"),
         Row("lora_is_active", "llm_lora_adapters", labels=(("state", "running"),),
             note="≥ 1.6: 1 per adapter receiving traffic, summed"),
         Row("time_to_first_token_seconds", "gen_ai_server_time_to_first_token_seconds"),
@@ -63,7 +66,7 @@ ENGINE = Engine(
     ),
     ignored=(
         "disconnected_clients",
-        "model_*",  # worker configuration, labelled with the model's original case (requests: lower-cased)
+        "model_*",  # other worker configuration and model readiness
         "kv_hit_rate", "cached_tokens", "tokenizer_latency_ms", "worker_*",
         "requests_started",  # requests_total counts them once they finish
         "failures",  # terminal failures: requests_total{status="error"} counts the same requests by error_type

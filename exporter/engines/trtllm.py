@@ -47,6 +47,7 @@ ENGINE = Engine(
         Row("spec_decode_num_draft_tokens", "llm_spec_decode_draft_tokens_total"),
         Row("spec_decode_num_accepted_tokens", "llm_spec_decode_accepted_tokens_total"),
         Row("max_num_active_requests", "llm_requests_running_max", note="maxNumActiveRequests"),
+        Row("max_num_tokens_runtime", "llm_batch_tokens_max", note="maxNumTokensRuntime"),
         # Dynamo's additions on its TensorRT-LLM workers (dynamo/trtllm/metrics.py): one transfer per request.
         Row("kv_transfer_latency_seconds", "llm_kv_transfer_duration_seconds", note="Dynamo ≥ 1.3, disaggregated"),
         Row("kv_transfer_bytes", "llm_kv_transfer_bytes_total", take="sum", note="a histogram of bytes per request"),
@@ -67,7 +68,7 @@ ENGINE = Engine(
         "num_context_requests", "num_generation_requests", "num_scheduled_requests", "total_context_tokens",
         "num_paused_requests",  # a gauge of paused requests, not a count of preemptions
         "avg_decoded_tokens_per_iter", "iteration_latency_seconds", "prefill_batch_occupancy", "prefill_batch_tokens",
-        "scheduled_batch_size", "max_batch_size_static", "max_batch_size_runtime", "max_num_tokens_runtime",
+        "scheduled_batch_size", "max_batch_size_static", "max_batch_size_runtime",
         "gpu_memory_usage_bytes", "cpu_memory_usage_bytes", "pinned_memory_usage_bytes",
         "spec_decode_drafted_tokens", "spec_decode_accepted_tokens",  # per token_position: the totals are mapped
         "spec_decode_acceptance_length", "spec_decode_draft_overhead",

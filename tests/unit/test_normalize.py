@@ -247,3 +247,15 @@ vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql-lora",waiting_lo
 def test_count_label_counts_the_names_of_the_newest_series():
     states = {s[1]["state"]: s[2] for s in _run(VLLM_LORA, "vllm", model="tiny")["llm_lora_adapters"]}
     assert states == {"running": 2.0, "waiting": 1.0}
+
+
+def test_lowercase_labels_agree_across_families_that_spell_them_differently():
+    text = """# TYPE dynamo_frontend_model_max_num_seqs gauge
+dynamo_frontend_model_max_num_seqs{model="Qwen/Qwen3-0.6B"} 256
+# TYPE dynamo_frontend_inflight_requests gauge
+dynamo_frontend_inflight_requests{model="qwen/qwen3-0.6b"} 3
+"""
+    out = _run(text, "dynamo")
+    assert {s[1]["model"] for name in ("llm_requests_running_max", "llm_requests_running") for s in out[name]} == {
+        "qwen/qwen3-0.6b"
+    }

@@ -294,9 +294,9 @@ def _admission() -> list[g.Panel]:
         ),
         timeseries(
             "Running batch against its cap",
-            "Requests in the running batch as a share of the configured cap (max_num_seqs, max batch size, NIM's "
-            "num_request_max). Healthy: below 90 %; pinned at 100 % means new requests queue however much KV "
-            "cache is free.",
+            "Requests in the running batch as a share of the configured cap (NIM's num_request_max, TensorRT-LLM's "
+            "max active requests, the max_num_seqs Dynamo's frontend reports). Healthy: below 90 %; pinned at "
+            "100 % means new requests queue however much KV cache is free.",
             "percentunit",
             [Query(ratio(running, cap), "running / cap")],
             ratio=True,
@@ -314,10 +314,11 @@ def _admission() -> list[g.Panel]:
         ),
         timeseries(
             "Tokens per scheduler step",
-            "Prompt and output tokens one scheduler step processed (quantiles of the engine's own buckets). "
-            "Healthy: well below the configured max_num_batched_tokens; pinned at it means every step is full.",
+            "Prompt and output tokens one scheduler step processed (quantiles of the engine's own buckets, vLLM "
+            "and LMDeploy) and the configured cap on them (TensorRT-LLM, Dynamo). Healthy: well below the cap; "
+            "pinned at it means every step is full and prefills wait.",
             "count:tok",
-            quantiles(STEP_TOKENS, S),
+            [*quantiles(STEP_TOKENS, S), Query(aggregate("max", "llm_batch_tokens_max", S), "cap")],
             width=8,
         ),
         timeseries(
