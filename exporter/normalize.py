@@ -20,6 +20,9 @@ RUNTIME_PREFIXES = ("python_", "process_", "http_", "go_", "promhttp_")
 
 _BUCKET_TOLERANCE = 1e-9
 
+# source family of a `times` row -> its values by label set, for one scrape
+_Factors = dict[str, dict[frozenset[tuple[str, str]], float]]
+
 
 @dataclass
 class Result:
@@ -177,7 +180,6 @@ class Normalizer:
         self._plans: dict[Row, _Plan] = {}
         self._order = {row: index for index, row in enumerate(engine.rows)}
         self._times = frozenset(row.times for row in engine.rows if row.times)
-        self._factors: dict[str, dict[frozenset[tuple[str, str]], float]] = {}
         # spec name -> source `le` -> (bound, whether it is one of the canonical bounds)
         self._bound_kinds: dict[str, dict[str, tuple[float, bool]]] = {}
         for row in engine.rows:
@@ -193,8 +195,7 @@ class Normalizer:
         produced: set[str] = set()
         pending: list[tuple[Row, Family]] = []
         scope: set[str] = set()
-        factors: dict[str, dict[frozenset[tuple[str, str]], float]] = {}
-        self._factors = factors
+        factors: _Factors = {}
         for family in families:
             if _is_created(family) or family.name.startswith(RUNTIME_PREFIXES):
                 continue
@@ -227,7 +228,7 @@ class Normalizer:
         for row, family in pending:
             if row.fallback and row.unified in produced:
                 continue
-            if self._apply(row, family, output, scope):
+            if self._apply(row, family, output, scope, factors):
                 produced.add(row.unified)
         result.families = self._families(output)
         return result
@@ -246,7 +247,7 @@ class Normalizer:
     def _models(self, family: Family) -> set[str]:
         return {v for s in family.samples for k, v in s.labels.items() if self.renames.get(k, k) == "model"}
 
-    def _apply(self, row: Row, family: Family, output: _Output, scope: set[str]) -> bool:
+    def _apply(self, row: Row, family: Family, output: _Output, scope: set[str], factors: _Factors) -> bool:
         plan = self._plans[row]
         spec = plan.spec
         wanted = row.match
@@ -276,7 +277,7 @@ class Normalizer:
             if row.count_label:
                 value = float(len([name for name in sample.labels.get(row.count_label, "").split(",") if name]))
             if row.times:
-                factor = self._factor(row.times, sample)
+                factor = _factor(factors.get(row.times, {}), sample)
                 if factor is None:
                     continue
                 value *= factor
@@ -305,14 +306,6 @@ class Normalizer:
             output.add(spec.name, name, labels, value, row.aggregate)
             added = True
         return added
-
-    def _factor(self, source: str, sample: Sample) -> float | None:
-        """The value of `source` with the sample's labels (or its only value); None when the scrape lacks it."""
-        values = self._factors.get(source, {})
-        found = values.get(frozenset(sample.labels.items()))
-        if found is None and len(values) == 1:
-            found = next(iter(values.values()))
-        return found
 
     def _families(self, output: _Output) -> list[Family]:
         self._inherit_model(output)
@@ -373,6 +366,14 @@ class Normalizer:
             out.extend(buckets)
             out.extend(s for s in group if not s.name.endswith("_bucket"))
         return out
+
+
+def _factor(values: dict[frozenset[tuple[str, str]], float], sample: Sample) -> float | None:
+    """A `times` family's value with the sample's labels (or its only value); None when the scrape lacks it."""
+    found = values.get(frozenset(sample.labels.items()))
+    if found is None and len(values) == 1:
+        found = next(iter(values.values()))
+    return found
 
 
 def _untyped_base(name: str, source: str) -> tuple[str, str]:
