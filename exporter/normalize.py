@@ -20,6 +20,9 @@ RUNTIME_PREFIXES = ("python_", "process_", "http_", "go_", "promhttp_")
 
 _BUCKET_TOLERANCE = 1e-9
 
+# source family of a `times` row -> its values by label set, for one scrape
+_Factors = dict[str, dict[frozenset[tuple[str, str]], float]]
+
 
 @dataclass
 class Result:
@@ -82,16 +85,30 @@ def _is_created(family: Family) -> bool:
 def detect(families: Sequence[Family], engines: Iterable[Engine], resolver: Resolver | None = None) -> Engine | None:
     """The engine whose table knows most of these families; None if no table knows any."""
     resolver = resolver or Resolver()
-    best: tuple[int, Engine | None] = (0, None)
+    best: tuple[tuple[int, int], Engine | None] = ((0, 0), None)
     for engine in engines:
-        known = 0
+        known = [0, 0]  # families by the engine's own prefixes, by its secondary ones
         for family in families:
             resolved = resolver.resolve(engine, family.name, family.type)
-            if resolved is not None and resolved[2]:
-                known += 1
-        if known > best[0]:
-            best = (known, engine)
+            if resolved is not None and resolved[2] and _claims(engine, family):
+                known[family.name.startswith(engine.secondary) if engine.secondary else 0] += 1
+        if (known[0], known[1]) > best[0]:
+            best = ((known[0], known[1]), engine)
     return best[1]
+
+
+def _claims(engine: Engine, family: Family) -> bool:
+    """False for an un-prefixed family lacking the label that marks this engine's un-prefixed families."""
+    if not engine.bare_label or family.name.startswith(tuple(p for p in engine.prefixes if p)):
+        return True
+    return any(engine.bare_label in sample.labels for sample in family.samples)
+
+
+def _matches(value: str, wanted: str) -> bool:
+    """A label value against a row's `match` value: equal, anything but what follows `!`, or a `*`-ended prefix."""
+    if wanted.startswith("!"):
+        return value != wanted[1:]
+    return value.startswith(wanted[:-1]) if wanted.endswith("*") else value == wanted
 
 
 def format_bound(bound: float) -> str:
@@ -162,6 +179,7 @@ class Normalizer:
         self.rows_by_source: dict[str, list[Row]] = {}
         self._plans: dict[Row, _Plan] = {}
         self._order = {row: index for index, row in enumerate(engine.rows)}
+        self._times = frozenset(row.times for row in engine.rows if row.times)
         # spec name -> source `le` -> (bound, whether it is one of the canonical bounds)
         self._bound_kinds: dict[str, dict[str, tuple[float, bool]]] = {}
         for row in engine.rows:
@@ -177,6 +195,7 @@ class Normalizer:
         produced: set[str] = set()
         pending: list[tuple[Row, Family]] = []
         scope: set[str] = set()
+        factors: _Factors = {}
         for family in families:
             if _is_created(family) or family.name.startswith(RUNTIME_PREFIXES):
                 continue
@@ -186,8 +205,13 @@ class Normalizer:
             family, source = resolved
             if source == self.engine.model_scope:
                 scope.update(self._models(family))
+            if source in self._times:
+                factors[source] = {frozenset(s.labels.items()): s.value for s in family.samples}
             rows = self.rows_by_source.get(source)
-            if rows:
+            if source in self._times and not rows:
+                result.mapped.append(family.name)
+                result.sources.add(source)
+            elif rows:
                 result.mapped.append(family.name)
                 result.sources.add(source)
                 if self.engine.replicas:  # once per family, however many rows read it
@@ -204,17 +228,18 @@ class Normalizer:
         for row, family in pending:
             if row.fallback and row.unified in produced:
                 continue
-            if self._apply(row, family, output, scope):
+            if self._apply(row, family, output, scope, factors):
                 produced.add(row.unified)
         result.families = self._families(output)
         return result
 
     def _labels(self, row: Row, sample: Sample, names: _LabelMap) -> dict[str, str]:
         labels = {"engine_type": self.engine.engine_type, "model": self.model, "target": self.target}
+        unset, lowercase = self.engine.unset, self.engine.lowercase
         for name, value in sample.labels.items():
             unified = names[name]
-            if unified:
-                labels[unified] = value
+            if unified and value not in unset:
+                labels[unified] = value.lower() if unified in lowercase else value
         if row.labels:
             labels.update(row.labels)
         return labels
@@ -222,15 +247,18 @@ class Normalizer:
     def _models(self, family: Family) -> set[str]:
         return {v for s in family.samples for k, v in s.labels.items() if self.renames.get(k, k) == "model"}
 
-    def _apply(self, row: Row, family: Family, output: _Output, scope: set[str]) -> bool:
+    def _apply(self, row: Row, family: Family, output: _Output, scope: set[str], factors: _Factors) -> bool:
         plan = self._plans[row]
         spec = plan.spec
         wanted = row.match
         take = "" if row.take == "family" else f"_{row.take}"
         family_name = family.name
         added = False
-        for sample in family.samples:
-            if wanted and any(sample.labels.get(k, "") != v for k, v in wanted):  # absent == empty, as in PromQL
+        samples = family.samples
+        if row.count_label and samples:
+            samples = [max(samples, key=lambda sample: sample.value)]
+        for sample in samples:
+            if wanted and not all(_matches(sample.labels.get(k, ""), v) for k, v in wanted):  # absent == empty
                 continue
             suffix = sample.name[len(family_name) :] if sample.name.startswith(family_name) else ""
             if take:
@@ -246,6 +274,13 @@ class Normalizer:
                     value = math.prod(float(sample.labels[name]) for name in row.value_from_labels)
                 except (KeyError, ValueError):
                     continue
+            if row.count_label:
+                value = float(len([name for name in sample.labels.get(row.count_label, "").split(",") if name]))
+            if row.times:
+                factor = _factor(factors.get(row.times, {}), sample)
+                if factor is None:
+                    continue
+                value *= factor
             if spec.type == "histogram":
                 if suffix == "_bucket":
                     le = sample.labels.get("le")
@@ -331,6 +366,14 @@ class Normalizer:
             out.extend(buckets)
             out.extend(s for s in group if not s.name.endswith("_bucket"))
         return out
+
+
+def _factor(values: dict[frozenset[tuple[str, str]], float], sample: Sample) -> float | None:
+    """A `times` family's value with the sample's labels (or its only value); None when the scrape lacks it."""
+    found = values.get(frozenset(sample.labels.items()))
+    if found is None and len(values) == 1:
+        found = next(iter(values.values()))
+    return found
 
 
 def _untyped_base(name: str, source: str) -> tuple[str, str]:

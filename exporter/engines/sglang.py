@@ -22,7 +22,11 @@ ENGINE = Engine(
     rows=(
         Row("num_queue_reqs", "llm_requests_waiting", match=_TOTAL_ONLY),
         Row("num_running_reqs", "llm_requests_running", match=_TOTAL_ONLY),
-        Row("token_usage", "llm_kv_cache_usage_ratio", aggregate="max", note="0-1; max over KV pools ≥ 0.5.10"),
+        # token_usage is the max over every pool, the Mamba state pool of hybrid models included (sglang#5979):
+        # the KV pools' own gauges are preferred, and the larger of the two is the KV cache's usage.
+        Row("full_token_usage", "llm_kv_cache_usage_ratio", aggregate="max", note="0-1, full-attention pool ≥ 0.5.10"),
+        Row("swa_token_usage", "llm_kv_cache_usage_ratio", aggregate="max", note="0-1, sliding-window pool ≥ 0.5.10"),
+        Row("token_usage", "llm_kv_cache_usage_ratio", aggregate="max", fallback=True, note="0-1; ≤ 0.5.9"),
         Row("max_total_num_tokens", "llm_kv_cache_capacity_tokens", aggregate="max", note="≥ 0.5.8"),
         Row("cached_tokens", "llm_prefix_cache_hits_tokens_total", note="source=device|host|storage ≥ 0.5.10"),
         Row("prompt_tokens", "llm_prefix_cache_queries_tokens_total", note="every prompt token is looked up"),
@@ -49,18 +53,29 @@ ENGINE = Engine(
         Row("queue_time_seconds", "llm_request_queue_time_seconds", note="≥ 0.5.3"),
         Row("prompt_tokens_histogram", "llm_request_prompt_tokens"),
         Row("generation_tokens_histogram", "llm_request_generation_tokens"),
+        # Disaggregated serving's queues in front of the scheduler's own: what those requests wait for.
+        Row("num_decode_prealloc_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "kv_prealloc"),),
+            note="decode: waiting for KV space"),
+        Row("num_decode_transfer_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "kv_transfer"),),
+            note="decode: waiting for the prefill worker's KV"),
+        Row("num_prefill_bootstrap_queue_reqs", "llm_requests_waiting_by_reason", labels=(("reason", "bootstrap"),),
+            note="prefill: waiting for the decode worker's handshake"),
+        Row("num_transfer_failed_reqs", "llm_kv_transfer_failures_total", note="P/D: KV transfers that failed",
+            uncaptured="P/D only: no disaggregated capture"),
+        Row("lora_pool_slots_used", "llm_lora_adapters", labels=(("state", "loaded"),), aggregate="max",
+            note="adapters in the GPU LoRA pool", uncaptured="--enable-lora only: no capture serves adapters"),
     ),
     ignored=(
         "num_retracted_reqs", "total_retracted_reqs", "num_retractions",  # per-interval; the counter is mapped
         "num_retracted_input_tokens", "num_retracted_output_tokens", "num_paused_reqs",
-        "full_token_usage", "num_used_tokens", "kv_available_tokens", "kv_evictable_tokens", "kv_used_tokens",
+        "num_used_tokens", "kv_available_tokens", "kv_evictable_tokens", "kv_used_tokens",
         "max_total_num_tokens_swa", "pending_prealloc_token_usage", "uncached_prompt_tokens_histogram",
         "prefill_effective_tokens", "realtime_tokens", "gen_throughput", "avg_request_queue_latency",
         "per_stage_req_latency_seconds", "cache_config_info", "context_len", "page_size", "num_pages",
         "cuda_graph_passes", "is_cuda_graph", "decode_sum_seq_lens", "new_token_ratio", "utilization",
         "fwd_occupancy", "max_running_requests_under_SLO", "num_running_reqs_offline_batch", "num_so_requests",
         "num_unique_running_routing_keys", "num_streaming_sessions", "streaming_session_held_tokens",
-        "num_bootstrap_failed_reqs", "num_transfer_failed_reqs",
+        "num_bootstrap_failed_reqs",
         "engine_startup_time", "engine_load_weights_time", "weight_load_duration_seconds",
         "weight_memory_usage_gb", "kv_cache_memory_usage_gb", "graph_memory_usage_gb",
         "estimated_flops_per_gpu", "estimated_read_bytes_per_gpu", "estimated_write_bytes_per_gpu",
@@ -71,6 +86,8 @@ ENGINE = Engine(
         "routing_key*", "startup_*", "swa_*", "mamba_*", "prealloc_*", "hicache_*", "storage_prefetch_*",
         "encoder_*", "grammar_*", "num_grammar*", "lora_pool_*", "prefill_delayer_*", "decode_deferred_*", "eplb_*",
         "http_*", "prefetch*", "backup*", "load_back*", "eviction*", "evicted*",
+        "diffusion_*",  # the image-generation server (multimodal_gen): jobs labelled role/replica, not LLM requests
+        "failed_session_recoveries",  # Mooncake P/D: recoveries of a broken session that failed, not transfers
     ),
     info=(
         InfoEndpoint("/get_model_info", (("model", "model_path"),)),

@@ -261,6 +261,39 @@ class PrefixCache:
 
 
 @dataclass(frozen=True)
+class SpecDecode:
+    """Speculative decoding whose acceptance rate collapsed against the same model's own recent rate."""
+
+    window: str = why("15m", "Window of the current acceptance rate.")
+    baseline_window: str = why("1d", "How far back the model's own baseline reaches (1d covers a daily cycle).")
+    drop_factor: float = why(
+        0.5, "Alert when the current rate falls below this fraction of the baseline (the drafter's own level)."
+    )
+    min_draft_tokens_per_second: float = why(
+        5.0, "Draft tokens per second below which the rate is not judged (a few drafts say nothing)."
+    )
+    for_: str = why("15m", "How long the collapse must last.")
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """Requests refused before they were queued: admission limits, resource exhaustion, client errors."""
+
+    ratio: float = why(0.05, "Rejected share of requests (rejected over rejected plus finished) that alerts.")
+    min_rate: float = why(0.1, "Rejections per second below which no alert fires (a stray bad request).")
+    window: str = why("5m", "Rate window.")
+    for_: str = why("10m", "How long the rejections must last: sustained, not a burst at a traffic spike.")
+
+
+@dataclass(frozen=True)
+class KVTransfer:
+    """Disaggregated prefill/decode: KV-cache transfers failing between workers."""
+
+    window: str = why("5m", "Rate window.")
+    for_: str = why("5m", "How long transfers must keep failing; a single failure is retried by the engine.")
+
+
+@dataclass(frozen=True)
 class BurnWindow:
     """One multi-window, multi-burn-rate alert (Google SRE workbook)."""
 
@@ -381,6 +414,9 @@ class Settings:
     kv_cache: KVCache = field(default_factory=KVCache)
     preemption: Preemption = field(default_factory=Preemption)
     prefix_cache: PrefixCache = field(default_factory=PrefixCache)
+    spec_decode: SpecDecode = field(default_factory=SpecDecode)
+    rejections: Rejections = field(default_factory=Rejections)
+    kv_transfer: KVTransfer = field(default_factory=KVTransfer)
     slo: Slo = field(default_factory=Slo)
     gpu: Gpu = field(default_factory=Gpu)
     dashboards: Dashboards = field(default_factory=Dashboards)

@@ -41,7 +41,8 @@ def test_every_table_row_is_used_by_some_fixture(engine_type):
             _, result = normalized(path)
             used.update(result.mapped)
     engine = ENGINES[engine_type]
-    sources = {name.split(":", 1)[-1] for name in used} | {name[len(engine.prefixes[0]) :] for name in used}
+    prefix = {name: max((p for p in engine.prefixes if name.startswith(p)), key=len, default="") for name in used}
+    sources = {name.split(":", 1)[-1] for name in used} | {name[len(prefix[name]) :] for name in used}
     sources |= {name[: -len("_total")] for name in sources if name.endswith("_total")}
     uncaptured = {row.source for row in engine.rows if row.uncaptured}
     assert sorted({row.source for row in engine.rows} - sources - uncaptured) == []

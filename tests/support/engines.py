@@ -88,3 +88,34 @@ def sglang_server(log_dir: Path, port: int | None = None, extra_args: Sequence[s
         "sglang", argv, f"http://127.0.0.1:{port}/health", log_dir / f"sglang-{port}.log", env, STARTUP_TIMEOUT
     )
     return EngineServer("sglang", port, process)
+
+
+def dynamo_servers(log_dir: Path) -> tuple[EngineServer, EngineServer]:
+    """A Dynamo frontend and one mocker worker behind it (not yet started), found through file discovery so that
+    neither etcd nor NATS is needed: the frontend serves dynamo_frontend_* on its HTTP port, the worker its
+    vLLM-named families and Dynamo's own on its system port. Start the worker first."""
+    python = venv_python("dynamo")
+    model_dir = ensure_tiny_model(venv_python("vllm"), cache_dir())
+    store = log_dir / "dynamo-store"
+    store.mkdir(parents=True, exist_ok=True)
+    common = {"DYN_FILE_KV": str(store), "DYN_DISCOVERY_BACKEND": "file", "HF_HUB_OFFLINE": "1"}
+    worker_port, frontend_port = free_port(below=1 << 15), free_port()
+    worker_argv = [
+        str(python), "-m", "dynamo.mocker", "--model-path", str(model_dir), "--model-name", SERVED_MODEL,
+        "--discovery-backend", "file", "--speedup-ratio", "10", "--block-size", "16",
+        "--num-gpu-blocks-override", "512",
+    ]  # fmt: skip
+    worker_env = {**common, "DYN_SYSTEM_PORT": str(worker_port)}
+    worker = ManagedProcess(
+        "dynamo-mocker", worker_argv, f"http://127.0.0.1:{worker_port}/metrics",
+        log_dir / f"dynamo-mocker-{worker_port}.log", worker_env, STARTUP_TIMEOUT,
+    )  # fmt: skip
+    frontend_argv = [
+        str(python), "-m", "dynamo.frontend", "--http-host", "127.0.0.1", "--http-port", str(frontend_port),
+        "--discovery-backend", "file",
+    ]  # fmt: skip
+    frontend = ManagedProcess(
+        "dynamo-frontend", frontend_argv, f"http://127.0.0.1:{frontend_port}/v1/models",
+        log_dir / f"dynamo-frontend-{frontend_port}.log", common, STARTUP_TIMEOUT,
+    )  # fmt: skip
+    return EngineServer("dynamo", frontend_port, frontend), EngineServer("vllm", worker_port, worker)

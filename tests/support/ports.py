@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(below: int = 0) -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now; with `below`, one under that number
+    (Dynamo reads its system port as a 16-bit signed integer, and the kernel's ephemeral ports start above it)."""
+    for candidate in random.sample(range(10_000, below), 200) if below else [0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port on 127.0.0.1 below {below}")
 
 
 class Loopback:

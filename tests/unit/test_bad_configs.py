@@ -20,8 +20,8 @@ FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "config"
 EXPECTED = {
     "invalid-duplicate-target-name.yml": ["invalid-duplicate-target-name.yml:4: targets[1].name: 'x' is used twice"],
     "invalid-engine-type.yml": [
-        "invalid-engine-type.yml:3: targets[0].engine_type: must be one of auto, vllm, sglang, tgi, llamacpp, triton, "
-        "trtllm, dynamo, got 'vllmm'"
+        "invalid-engine-type.yml:3: targets[0].engine_type: must be one of auto, vllm, aphrodite, lmdeploy, sglang, "
+        "tgi, llamacpp, triton, trtllm, nim, dynamo, got 'vllmm'"
     ],
     "invalid-gpu-enabled.yml": [
         "invalid-gpu-enabled.yml:2: gpu.enabled: must be one of auto, true, false, got 'maybe'"

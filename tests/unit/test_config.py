@@ -68,8 +68,8 @@ extra: 1
         load(text, "exporter.yml")
     assert error.value.problems == [
         "exporter.yml:3: targets[0].timeout: must be a duration like \"5s\", got 'five'",
-        "exporter.yml:4: targets[0].engine_type: must be one of auto, vllm, sglang, tgi, llamacpp, triton, trtllm, "
-        "dynamo, got 'vllmm'",
+        "exporter.yml:4: targets[0].engine_type: must be one of auto, vllm, aphrodite, lmdeploy, sglang, tgi, "
+        "llamacpp, triton, trtllm, nim, dynamo, got 'vllmm'",
         "exporter.yml:5: targets[1].url: is required",
         "exporter.yml:6: targets[2].url: must be an http(s) URL, got 'ftp://x'",
         "exporter.yml:7: targets[2].colour: unknown field (allowed: url, name, engine_type, model, interval, timeout, "

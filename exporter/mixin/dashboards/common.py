@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from grafanalib import core as g
 
 from exporter.engines import ENGINES
-from exporter.mixin.dashboards.panels import Link, Query, Section, Steps, annotation, layout
+from exporter.mixin.dashboards.panels import Collapsed, Link, Query, Section, Steps, annotation, layout
 from exporter.mixin.dashboards.queries import (
     Scope,
     aggregate,
@@ -160,7 +160,7 @@ def dashboard(
     title: str,
     description: str,
     variables: list[g.Template],
-    sections: Sequence[Section],
+    sections: Sequence[Section | Collapsed],
     annotations: Sequence[dict[str, object]] = (),
 ) -> g.Dashboard:
     """A dashboard with the shared settings, a link bar to its siblings, its annotations and its panels laid out."""

@@ -17,7 +17,7 @@ from exporter.mixin.dashboards.common import (
     kv_steps,
     quantiles,
 )
-from exporter.mixin.dashboards.panels import Query, heatmap, stat, timeseries
+from exporter.mixin.dashboards.panels import Collapsed, Query, heatmap, stat, timeseries
 from exporter.mixin.dashboards.queries import aggregate, buckets, mean, ratio, sum_rate
 from exporter.mixin.settings import Settings
 
@@ -31,6 +31,8 @@ PREFILL = "llm_request_prefill_time_seconds"
 DECODE = "llm_request_decode_time_seconds"
 PROMPT_LEN = "llm_request_prompt_tokens"
 OUTPUT_LEN = "llm_request_generation_tokens"
+STEP_TOKENS = "llm_scheduler_step_tokens"
+KV_TRANSFER = "llm_kv_transfer_duration_seconds"
 
 
 def _latency(title: str, family: str, description: str) -> g.Panel:
@@ -255,6 +257,126 @@ def _tokens() -> list[g.Panel]:
     ]
 
 
+def _speculative() -> list[g.Panel]:
+    drafted = sum_rate("llm_spec_decode_draft_tokens_total", S)
+    accepted = sum_rate("llm_spec_decode_accepted_tokens_total", S)
+    return [
+        timeseries(
+            "Draft acceptance rate",
+            "Share of drafted tokens the target model accepted. Healthy: steady at the model and drafter's own level "
+            "(n-gram drafting on repetitive text accepts more than on free prose); a fall to a fraction of it is "
+            "LLMSpecDecodeAcceptanceCollapse: drafting then costs compute and saves none.",
+            "percentunit",
+            [Query(ratio(accepted, drafted), "accepted / drafted")],
+            ratio=True,
+        ),
+        timeseries(
+            "Draft and accepted tokens",
+            "Tokens proposed by the drafter and accepted by the target model, per second. Healthy: both follow "
+            "traffic with a stable gap.",
+            "count:tok/s",
+            [Query(drafted, "drafted"), Query(accepted, "accepted")],
+        ),
+    ]
+
+
+def _admission() -> list[g.Panel]:
+    running = aggregate("sum", "llm_requests_running", S)
+    cap = aggregate("sum", "llm_requests_running_max", S)
+    return [
+        timeseries(
+            "Rejected requests by reason",
+            "Requests refused before they were queued (admission limits, resource exhaustion, HTTP 4xx), per "
+            "second by reason. Healthy: none; sustained rejections are LLMRequestsRejected.",
+            "reqps",
+            [Query(sum_rate("llm_requests_rejected_total", S, ("reason",)), "{{reason}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Running batch against its cap",
+            "Requests in the running batch as a share of the configured cap (NIM's num_request_max, TensorRT-LLM's "
+            "max active requests, the max_num_seqs Dynamo's frontend reports). Healthy: below 90 %; pinned at "
+            "100 % means new requests queue however much KV cache is free.",
+            "percentunit",
+            [Query(ratio(running, cap), "running / cap")],
+            ratio=True,
+            steps=((None, "green"), (0.9, "orange"), (1, "red")),
+        ),
+        timeseries(
+            "Waiting by reason",
+            "What queued requests wait for: capacity (a batch slot), deferred (LoRA budget, KV transfer), and in "
+            "disaggregated serving KV preallocation, KV transfer and the bootstrap handshake. Healthy: near 0; "
+            "kv_transfer growing means the prefill side or the network is the bottleneck, not this engine.",
+            "short",
+            [Query(aggregate("sum", "llm_requests_waiting_by_reason", S, ("reason",)), "{{reason}}")],
+            width=8,
+            stack=True,
+        ),
+        timeseries(
+            "Tokens per scheduler step",
+            "Prompt and output tokens one scheduler step processed (quantiles of the engine's own buckets, vLLM "
+            "and LMDeploy) and the configured cap on them (TensorRT-LLM, Dynamo). Healthy: well below the cap; "
+            "pinned at it means every step is full and prefills wait.",
+            "count:tok",
+            [*quantiles(STEP_TOKENS, S), Query(aggregate("max", "llm_batch_tokens_max", S), "cap")],
+            width=8,
+        ),
+        timeseries(
+            "Engine asleep",
+            "1 while the engine was put to sleep (vLLM sleep mode: weights offloaded or discarded, e.g. during RL "
+            "weight updates). Healthy: 0 outside planned sleeps; asleep engines answer no requests, and "
+            "LLMEngineStalled does not fire for them.",
+            "short",
+            [Query(aggregate("max", "llm_engine_sleeping", S), "asleep")],
+            width=8,
+        ),
+    ]
+
+
+def _lora() -> list[g.Panel]:
+    return [
+        timeseries(
+            "LoRA adapters by state",
+            "Adapters serving requests (running), needed by queued requests (waiting) and resident in the "
+            "engine's adapter pool (loaded). Healthy: waiting near 0; adapters waiting while the pool is full "
+            "means requests queue for an adapter swap.",
+            "short",
+            [Query(aggregate("max", "llm_lora_adapters", S, ("state",)), "{{state}}")],
+            width=24,
+        ),
+    ]
+
+
+def _disaggregation() -> list[g.Panel]:
+    return [
+        timeseries(
+            "KV transfer failures",
+            "KV-cache transfers between prefill and decode workers that failed, per second. Healthy: none; any "
+            "is LLMKVTransferFailing, and the requests behind them are recomputed or fail.",
+            "ops",
+            [Query(sum_rate("llm_kv_transfer_failures_total", S), "failed")],
+            width=8,
+            steps=((None, "green"), (0.001, "red")),
+        ),
+        timeseries(
+            "KV transfer time",
+            "Time one KV-cache transfer took (vLLM: per connector transfer; TensorRT-LLM under Dynamo: per "
+            "request). Healthy: well below the TTFT objective; growth means a saturated link or a slow peer.",
+            "s",
+            [*quantiles(KV_TRANSFER, S), Query(mean(KV_TRANSFER, S), "mean")],
+            width=8,
+        ),
+        timeseries(
+            "KV transfer throughput",
+            "KV-cache bytes moved between prefill and decode workers per second. Healthy: follows prefill traffic; "
+            "flat at a ceiling while transfer time grows means the link is full.",
+            "Bps",
+            [Query(sum_rate("llm_kv_transfer_bytes_total", S), "bytes/s")],
+            width=8,
+        ),
+    ]
+
+
 def _polls() -> list[g.Panel]:
     return [
         timeseries(
@@ -287,6 +409,10 @@ def build(settings: Settings) -> g.Dashboard:
             ("Latency distributions", _heatmaps()),
             ("Token lengths", _tokens()),
             ("Polling", _polls()),
+            Collapsed("Admission and batch cap", _admission()),
+            Collapsed("Speculative decoding", _speculative()),
+            Collapsed("LoRA adapters", _lora()),
+            Collapsed("Disaggregated serving (P/D)", _disaggregation()),
         ],
         engine_annotations(settings),
     )

@@ -94,7 +94,8 @@ def _panel(panel: dict[str, Any]) -> dict[str, Any]:
         panel = _heatmap(panel)
     modern = _without(panel, _LEGACY_PANEL_KEYS)
     if modern["type"] == "row":
-        return {k: modern[k] for k in ("collapsed", "gridPos", "id", "panels", "title", "type")}
+        kept = {k: modern[k] for k in ("collapsed", "gridPos", "id", "panels", "title", "type")}
+        return {**kept, "panels": [_panel(p) for p in kept["panels"]]}
     modern["targets"] = [_target(t) for t in modern["targets"]]
     return modern
 

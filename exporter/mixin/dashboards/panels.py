@@ -267,22 +267,45 @@ def row(title: str) -> g.RowPanel:
 Section = tuple[str, Sequence[g.Panel]]
 
 
-def layout(sections: Sequence[Section]) -> list[g.Panel]:
-    """Rows and their panels placed left to right, wrapping at the grid width; ids are stable (1, 2, …)."""
+@attr.s(frozen=True, auto_attribs=True)
+class Collapsed:
+    """A section whose row starts collapsed, holding its panels: niche signals (speculative decoding, LoRA, P/D)
+    that most deployments lack, so they cost no screen and no queries until opened."""
+
+    title: str
+    panels: Sequence[g.Panel]
+
+
+def _flow(panels: Sequence[g.Panel], y: int) -> tuple[list[g.Panel], int]:
+    """Panels placed left to right from row y, wrapping at the grid width; and the first row below them."""
     placed: list[g.Panel] = []
+    x = 0
+    line_height = 0
+    for panel in panels:
+        w, h = panel.gridPos.w, panel.gridPos.h
+        if x + w > GRID_WIDTH:
+            y += line_height
+            x, line_height = 0, 0
+        placed.append(attr.evolve(panel, gridPos=g.GridPos(h=h, w=w, x=x, y=y)))
+        x += w
+        line_height = max(line_height, h)
+    return placed, y + line_height
+
+
+def layout(sections: Sequence[Section | Collapsed]) -> list[g.Panel]:
+    """Rows and their panels placed left to right, wrapping at the grid width; ids are stable (1, 2, …), a
+    collapsed row's panels numbered after it."""
+    placed: list[g.Panel] = []
+    ids = iter(range(1, 1 << 16))
     y = 0
-    for title, panels in sections:
-        placed.append(attr.evolve(row(title), gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=y)))
-        y += 1
-        x = 0
-        line_height = 0
-        for panel in panels:
-            w, h = panel.gridPos.w, panel.gridPos.h
-            if x + w > GRID_WIDTH:
-                y += line_height
-                x, line_height = 0, 0
-            placed.append(attr.evolve(panel, gridPos=g.GridPos(h=h, w=w, x=x, y=y)))
-            x += w
-            line_height = max(line_height, h)
-        y += line_height
-    return [attr.evolve(panel, id=i) for i, panel in enumerate(placed, start=1)]
+    for section in sections:
+        header = attr.evolve(row(section.title if isinstance(section, Collapsed) else section[0]), id=next(ids))
+        header = attr.evolve(header, gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=y))
+        if isinstance(section, Collapsed):
+            inside, _ = _flow(section.panels, y + 1)
+            placed.append(attr.evolve(header, collapsed=True, panels=[attr.evolve(p, id=next(ids)) for p in inside]))
+            y += 1
+            continue
+        inside, y = _flow(section[1], y + 1)
+        placed += [header, *(attr.evolve(p, id=next(ids)) for p in inside)]
+    return placed

@@ -12,7 +12,7 @@ from typing import Any
 from exporter import schema
 from exporter.mixin import yamlfile
 from exporter.mixin.promql import check_names
-from exporter.mixin.rules import engine, engines, gpu, recording, slo
+from exporter.mixin.rules import engine, engines, gpu, recording, serving, slo
 from exporter.mixin.rules.model import Group
 from exporter.mixin.settings import Settings, SettingsError, load, render_defaults
 
@@ -45,7 +45,13 @@ def _check_buckets(settings: Settings) -> None:
 def build(settings: Settings) -> list[Group]:
     """Every rule group for the settings; fails on any series name the schema and the recordings lack."""
     _check_buckets(settings)
-    groups = recording.groups(settings) + engine.groups(settings) + slo.groups(settings) + gpu.groups(settings)
+    groups = (
+        recording.groups(settings)
+        + engine.groups(settings)
+        + serving.groups(settings)
+        + slo.groups(settings)
+        + gpu.groups(settings)
+    )
     rules = [rule for group in groups for rule in group.rules]
     check_names((rule.expr for rule in rules), (rule.record for rule in rules if rule.record))
     return groups

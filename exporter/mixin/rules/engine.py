@@ -55,7 +55,8 @@ _STALLED_RUNBOOK = Runbook(
         f"step ({engines.per_step_token_engines().replace('|', ', ')}; label `token_counters` absent): requests "
         "waited or ran and no token was generated in 5m. On every other engine, which counts tokens only when a "
         'request completes (`token_counters="per_completion"`): requests waited for the whole 15m while none '
-        "finished and none left the queue, so long generations alone never fire it."
+        "finished and none left the queue, so long generations alone never fire it. An engine that says it "
+        "sleeps (`llm_engine_sleeping`, vLLM's sleep mode) is left alone."
     ),
     impact="The engine accepts work and answers nothing: clients hang until they time out.",
     diagnose=(
@@ -83,6 +84,8 @@ def availability(settings: Settings) -> list[Rule]:
         settings, "sum", f"rate({_engine(settings, 'llm_generation_tokens_total', step)}[{s.stalled_window}])"
     )
     window = s.completion_stalled_window
+    # An engine put to sleep on purpose (vLLM's sleep mode, for RL weight updates) holds requests and makes none.
+    asleep = f"unless {target}\n({_per_target(settings, 'max', _engine(settings, 'llm_engine_sleeping'))} == 1)"
     state = "llm_exporter_target_state"
     grace = s.startup_grace
     down = _engine(settings, state, 'state="down"')
@@ -111,7 +114,7 @@ def availability(settings: Settings) -> list[Rule]:
         f"  {completion_sum('increase', 'llm_requests_finished_total')}\n  or\n"
         # llama.cpp has no finish counter; on these engines tokens move only when a request completes.
         f"  {completion_sum('increase', 'llm_generation_tokens_total')}\n) == 0\n"
-        f"unless {target}\n({completion_sum('increase', 'llm_request_queue_time_seconds_count')} > 0)"
+        f"unless {target}\n({completion_sum('increase', 'llm_request_queue_time_seconds_count')} > 0)\n{asleep}"
     )
     return [
         make_alert(
@@ -243,7 +246,7 @@ def availability(settings: Settings) -> list[Rule]:
         make_alert(
             out,
             "LLMEngineStalled",
-            f"({waiting}\n+\n{running}\n> 0)\nand {target}\n({tokens}\n== 0)",
+            f"({waiting}\n+\n{running}\n> 0)\nand {target}\n({tokens}\n== 0)\n{asleep}",
             for_=s.stalled_for,
             severity="critical",
             summary="An inference engine holds requests but generates no tokens.",

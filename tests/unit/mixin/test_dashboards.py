@@ -289,8 +289,11 @@ def test_modern_schema_and_panels(stem: str) -> None:
     assert "rows" not in dashboard
     types = {panel["type"] for panel in dashboard["panels"]}
     assert types <= {"row", "stat", "timeseries", "heatmap", "table"}, types
-    ids = [panel["id"] for panel in dashboard["panels"]]
+    # A collapsed row holds its panels: they are numbered right after it.
+    ids = [id_ for panel in dashboard["panels"] for id_ in (panel["id"], *(p["id"] for p in panel.get("panels", [])))]
     assert ids == list(range(1, len(ids) + 1))
+    for panel in dashboard["panels"]:
+        assert panel.get("panels", []) == [] or panel["collapsed"], panel["title"]
 
 
 @pytest.mark.parametrize("stem", UIDS)
@@ -617,14 +620,16 @@ def test_a_family_an_engine_does_not_report_is_named_in_the_no_value_text() -> N
     def lacking(*families: str) -> list[str]:
         return [e for e, table in ENGINES.items() if not {row.unified for row in table.rows} >= set(families)]
 
+    def say(engines: list[str]) -> str:
+        return f"{', '.join(engines)} {'does' if len(engines) == 1 else 'do'} not report this"
+
     ttft = "gen_ai_server_time_to_first_token_seconds"
     assert "tgi" in lacking(ttft)  # the engine this is about: TGI reports no TTFT
     cases = {
-        ("overview", "TTFT p99 (worst model)"): f"no traffic; {', '.join(lacking(ttft))} do not report this",
-        ("engine", "Time to first token"): f"No data; {', '.join(lacking(ttft))} do not report this",
-        ("kv-cache", "KV tokens in use by target"): "No data; {} do not report this".format(
-            ", ".join(lacking("llm_kv_cache_usage_ratio", "llm_kv_cache_capacity_tokens"))
-        ),
+        ("overview", "TTFT p99 (worst model)"): f"no traffic; {say(lacking(ttft))}",
+        ("engine", "Time to first token"): f"No data; {say(lacking(ttft))}",
+        ("kv-cache", "KV tokens in use by target"): "No data; "
+        + say(lacking("llm_kv_cache_usage_ratio", "llm_kv_cache_capacity_tokens")),
     }
     for (stem, title), text in cases.items():
         panel = next(p for p in dashboards.panels(load(stem)) if p["title"] == title)

@@ -34,10 +34,10 @@ def test_default_bounds_resolve_per_engine_from_the_tables() -> None:
     ttft, tpot = engines.resolve(Settings(), "ttft"), engines.resolve(Settings(), "tpot")
     # SGLang 0.5 lacks 2.5 (… 1, 2, 4): the shipped override; Dynamo's 1/10 and Triton's undeclared bounds fall back.
     assert ttft.own_bound == {"sglang": 2.0}
-    assert set(ttft.fallback) == {"dynamo", "triton"} and set(ttft.not_evaluable) == {"tgi", "llamacpp"}
+    assert set(ttft.fallback) == {"dynamo", "triton"} and set(ttft.not_evaluable) == {"tgi"}
     # TGI's 1.5^k TPOT bounds straddle 0.1 (0.0985, 0.1478).
     assert tpot.own_bound == {} and tpot.fallback == ("tgi",)
-    assert set(tpot.not_evaluable) == {"llamacpp", "triton", "dynamo"}
+    assert set(tpot.not_evaluable) == {"llamacpp", "triton", "nim", "dynamo"}
 
 
 def test_an_engine_bound_override_that_is_not_a_bound_fails_naming_engine_field_and_bounds(tmp_path: Path) -> None:
@@ -145,7 +145,10 @@ def test_the_error_taxonomy_says_what_the_error_ratio_counts() -> None:
 
 def test_metrics_md_lists_how_each_engine_is_judged_per_sli() -> None:
     table = [line for line in docs.slo_bounds() if line.startswith("| ttft") or line.startswith("| tpot")]
-    assert table[0].endswith("| 2.5s | vllm, trtllm | sglang: 2s | triton, dynamo (`LLMTTFTSlow`) | tgi, llamacpp |")
+    assert table[0].endswith(
+        "| 2.5s | vllm, aphrodite, lmdeploy, llamacpp, trtllm, nim | sglang: 2s "
+        "| triton, dynamo (`LLMTTFTSlow`) | tgi |"
+    )
     assert "| tgi (`LLMTPOTSlow`) |" in table[1]
 
 
