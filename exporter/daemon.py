@@ -317,12 +317,12 @@ class Daemon:
         with self._lock:
             current = self._exposition
             if current is None or not current.built_from(state):
-                started = time.thread_time()
+                started, self._published_at = time.thread_time(), time.monotonic()
                 current = _Exposition(state, FamiliesCollector(self.families()))
                 for (content_type, zipped), encoder in list(self._wanted.items()):
                     current.body(content_type, zipped, encoder)
                 self._exposition = current
-                self._build_cpu, self._published_at = time.thread_time() - started, time.monotonic()
+                self._build_cpu = time.thread_time() - started
         return current
 
     def exposition(self, accept: str | None = None, accept_encoding: str | None = None) -> tuple[bytes, str, bool]:
@@ -340,15 +340,17 @@ class Daemon:
         """Build and encode what the next scrapes will ask for and publish it, now or, if the last build was too
         recent for its cost, once later for every poll that ends meanwhile."""
         with self._owed_lock:
-            wait = self._published_at + PUBLISH_GAP_FACTOR * self._build_cpu - time.monotonic()
-            if wait > 0:
-                if self._deferred is None:
-                    self._owed += 1
-                    self._deferred = threading.Timer(wait, self._publish_deferred)
-                    self._deferred.daemon = True
-                    self._deferred.start()
-                return
-        self._current()
+            now = time.monotonic()
+            wait = self._published_at + PUBLISH_GAP_FACTOR * self._build_cpu - now
+            if wait <= 0:
+                self._published_at = now  # this poll builds: polls ending meanwhile wait for the next slot
+            elif self._deferred is None:
+                self._owed += 1
+                self._deferred = threading.Timer(wait, self._publish_deferred)
+                self._deferred.daemon = True
+                self._deferred.start()
+        if wait <= 0:
+            self._current()
 
     def _publish_deferred(self) -> None:
         with self._owed_lock:

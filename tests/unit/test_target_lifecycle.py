@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -264,6 +266,27 @@ def test_polls_ending_soon_after_a_build_share_one_deferred_rebuild(builds, monk
         assert time.monotonic() < deadline, "the deferred rebuild never came"
         time.sleep(0.02)
     assert len(builds) == 1 and daemon._owed == 0  # noqa: SLF001
+
+
+def test_polls_ending_together_build_once_and_defer_once(builds, monkeypatch):
+    daemon = _metrics_daemon()
+    daemon.exposition()  # a build, so the daemon knows what one costs
+    builds.clear()
+    daemon._published_at = -math.inf  # noqa: SLF001 - ...and long ago: the first poll to end may build at once
+    monkeypatch.setattr(daemon_module, "PUBLISH_GAP_FACTOR", 1e9)  # the slot after it is far away
+    ready = threading.Barrier(8)
+
+    def job() -> None:
+        ready.wait()
+        daemon._then_prepare(daemon.targets[0].poll)()  # noqa: SLF001 - eight poll jobs ending together
+
+    threads = [threading.Thread(target=job) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1 and daemon._deferred is not None and daemon._owed == 1  # noqa: SLF001
+    daemon._deferred.cancel()  # noqa: SLF001
 
 
 def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
