@@ -47,8 +47,9 @@ def speculative_decoding(settings: Settings) -> list[Rule]:
             runbook=Runbook(
                 meaning=(
                     "Accepted over drafted tokens (`llm_spec_decode_accepted_tokens_total` / "
-                    "`llm_spec_decode_draft_tokens_total`) over 15m fell below half of the same model's rate over "
-                    "the previous day, while it drafts more than 5 tokens/s. The baseline is the model's own: "
+                    f"`llm_spec_decode_draft_tokens_total`) over {sd.window} fell below {number(sd.drop_factor)}x "
+                    f"the same model's rate over the previous {sd.baseline_window}, while it drafts more than "
+                    f"{number(sd.min_draft_tokens_per_second)} tokens/s. The baseline is the model's own: "
                     "acceptance depends on the drafter (n-gram, EAGLE, a draft model) and the text, so no fixed "
                     "threshold fits every deployment."
                 ),
