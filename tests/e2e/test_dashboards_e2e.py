@@ -49,16 +49,37 @@ RATE_INTERVAL = ALL_VALUES["__rate_interval"]  # Grafana's value for a 15 s scra
 
 # Families an engine does not export, and why. Checked both ways against Prometheus: each is really absent
 # for that engine, and every family the dashboards read that is absent for an engine is listed here.
+# Families only other engines (or other deployments) report, absent from all three captures.
+NOT_IN_THESE_DEPLOYMENTS = {
+    "llm_batch_tokens_max": "only TensorRT-LLM and Dynamo report the batch token cap",
+    "llm_requests_running_max": "only TensorRT-LLM, NIM and Dynamo report the running-request cap",
+    "llm_kv_transfer_bytes_total": "no disaggregated prefill/decode (KV connector) in these deployments",
+    "llm_kv_transfer_duration_seconds": "no disaggregated prefill/decode (KV connector) in these deployments",
+    "llm_kv_transfer_failures_total": "no disaggregated prefill/decode (KV connector) in these deployments",
+    "llm_spec_decode_draft_tokens_total": "no speculative decoding configured in these captures",
+    "llm_spec_decode_accepted_tokens_total": "no speculative decoding configured in these captures",
+    "llm_lora_adapters": "no LoRA adapter configured in these captures (TGI reports no LoRA state)",
+}
 ABSENT: dict[str, dict[str, str]] = {
-    "vllm": {
+    "vllm": NOT_IN_THESE_DEPLOYMENTS
+    | {
         "llm_prefix_cache_hit_ratio": "vLLM V1 reports prefix hits as counters only (the gauge was V0's)",
     },
-    "sglang": {
+    "sglang": NOT_IN_THESE_DEPLOYMENTS
+    | {
         "llm_request_prefill_time_seconds": "SGLang has no per-request prefill-time histogram",
         "llm_request_decode_time_seconds": "SGLang has no per-request decode-time histogram",
         "llm_preemptions_total": "the SGLang 0.5.23 capture retracted no request, so the counter never appeared",
+        "llm_engine_sleeping": "SGLang has no sleep mode metric",
+        "llm_requests_rejected_total": "SGLang reports no admission rejections",
+        "llm_scheduler_step_tokens": "SGLang has no tokens-per-step histogram",
     },
-    "tgi": {
+    "tgi": NOT_IN_THESE_DEPLOYMENTS
+    | {
+        "llm_engine_sleeping": "TGI has no sleep mode",
+        "llm_requests_rejected_total": "TGI reports no admission rejections",
+        "llm_scheduler_step_tokens": "TGI has no tokens-per-step histogram",
+        "llm_requests_waiting_by_reason": "TGI reports its queue without reasons",
         "gen_ai_server_time_to_first_token_seconds": "TGI reports no TTFT (the schema never synthesizes one)",
         "llm_inter_token_latency_seconds": "TGI has no per-token latency histogram (it has per-request TPOT)",
         "llm_request_prefill_time_seconds": "TGI times prefill per batch, not per request",
