@@ -23,7 +23,9 @@ RANK_0 = {**MODEL, "tp_rank": "0"}
 MAPPED = {
     "llm_requests_waiting": ("sglang:num_queue_reqs", RANK_0),
     "llm_requests_running": ("sglang:num_running_reqs", RANK_0),
-    "llm_kv_cache_usage_ratio": ("sglang:token_usage", RANK_0),
+    # The full-attention pool's usage: token_usage is rounded to 2 decimals (0.01 for 0.0053) and, on hybrid
+    # models, includes the Mamba state pool (the table takes max(full, swa) where SGLang reports them).
+    "llm_kv_cache_usage_ratio": ("sglang:full_token_usage", RANK_0),
     "llm_prefix_cache_hit_ratio": ("sglang:cache_hit_rate", RANK_0),
     "llm_prompt_tokens_total": ("sglang:prompt_tokens_total", MODEL),
     "llm_prefix_cache_queries_tokens_total": ("sglang:prompt_tokens_total", MODEL),
