@@ -102,9 +102,15 @@ def make_handler(daemon: Daemon, auth: BasicAuth, reload: Reload | None) -> type
                 return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                body, content_type, gzipped = daemon.exposition(
-                    self.headers.get("Accept"), self.headers.get("Accept-Encoding")
-                )
+                try:
+                    body, content_type, gzipped = daemon.exposition(
+                        self.headers.get("Accept"), self.headers.get("Accept-Encoding")
+                    )
+                except Exception as error:  # a bug of ours: the scraper gets a 500 (up 0 there), we one line
+                    log.error("/metrics failed: %r", error)
+                    log.debug("/metrics failed", exc_info=True)
+                    self._send(500, "Internal error building /metrics (see the exporter's log)\n")
+                    return
                 self._send(200, body, content_type, gzipped)
             elif path == "/-/healthy":
                 self._send(200, "Healthy\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -52,6 +53,19 @@ def test_listen_addresses_like_prometheus_exporters(address: str, expected: tupl
 def test_a_bad_listen_address_is_named(address: str) -> None:
     with pytest.raises(ValueError, match=r"--web.listen-address must look like"):
         parse_listen_address(address)
+
+
+def test_a_failure_building_metrics_is_a_500_and_one_log_line(
+    exporter_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Daemon, accept: str | None = None, accept_encoding: str | None = None) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Daemon, "exposition", broken)
+    with caplog.at_level(logging.INFO, logger="llm_exporter"):
+        response = httpx.get(f"{exporter_url}/metrics")
+    assert response.status_code == 500 and "exporter's log" in response.text
+    assert [r.getMessage() for r in caplog.records] == ["/metrics failed: RuntimeError('a bug')"]
 
 
 def test_endpoints(exporter_url: str) -> None:
