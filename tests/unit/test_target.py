@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import exporter.target as target_module
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
 from exporter.parse import parse
-from exporter.target import HEALTH_TIMEOUT_S
 from tests.support.http_server import EngineStub, LocalHTTPServer, QuietHandler, cut_short, respond, stall
 from tests.support.ports import free_port
 
@@ -150,29 +150,30 @@ class _Hangs(QuietHandler):
         self.send_body(200, VLLM, "text/plain; version=0.0.4")
 
 
-def test_a_hung_engine_fails_within_its_timeout_and_a_short_health_check():
+def test_a_hung_engine_fails_within_its_timeout_and_a_short_health_check(monkeypatch):
     # The health check after a failed fetch waited a whole timeout again: a hung engine's poll took twice its timeout.
+    monkeypatch.setattr(target_module, "HEALTH_TIMEOUT_S", 0.25)  # a quarter of the timeout, as 1 s of 4 s
     with LocalHTTPServer(_Hangs) as engine:
         engine.hang = False  # type: ignore[attr-defined]
-        daemon = Daemon(Config(targets=(TargetConfig(url=engine.metrics_url, name="t0", timeout=2.0),)))
+        daemon = Daemon(Config(targets=(TargetConfig(url=engine.metrics_url, name="t0", timeout=1.0),)))
         daemon.targets[0].poll()
         engine.hang = True  # type: ignore[attr-defined]
         started = time.monotonic()
         daemon.targets[0].poll()
         elapsed = time.monotonic() - started
     assert (daemon.targets[0].snapshot.state, daemon.targets[0].errors) == ("down", {"timeout": 1})
-    assert elapsed < 2.0 + HEALTH_TIMEOUT_S + 0.5
+    assert elapsed < 1.0 + 0.25 + 0.35  # twice the timeout would be 2.0
 
 
 def test_a_skipped_poll_names_its_target(caplog):
     # review-2026-11-qa §11.7: apscheduler's "skipped" warning named a closure, not the target.
     with LocalHTTPServer(_Hangs) as engine:
         engine.hang = True  # type: ignore[attr-defined]
-        config = TargetConfig(url=engine.metrics_url, name="t0", interval=1.0, timeout=1.0)
+        config = TargetConfig(url=engine.metrics_url, name="t0", interval=0.4, timeout=0.4)
         daemon = Daemon(Config(targets=(config,)))
         with caplog.at_level(logging.WARNING):
-            daemon.start()
-            time.sleep(3.5)
+            daemon.start()  # each poll hangs its timeout and a health check: longer than the interval
+            time.sleep(1.0)
             daemon.stop()
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert skipped and all('"poll of target t0 ' in message for message in skipped)

@@ -387,7 +387,9 @@ class FakeNvml:
     def nvmlEventSetWait_v2(self, event_set: object, timeout_ms: int) -> SimpleNamespace:
         self.calls["nvmlEventSetWait_v2"] += 1
         try:
-            return self.events.get(timeout=timeout_ms / 1000.0)
+            # At most 50 ms: the waiting thread loops the same on a timeout, and a test closing the collector
+            # would otherwise wait out the real 500 ms.
+            return self.events.get(timeout=min(timeout_ms, 50) / 1000.0)
         except queue.Empty:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT) from None
 
