@@ -23,17 +23,18 @@ from exporter.parse import parse
 from tests.support.http_server import stall
 
 
-def _scrape(client: httpx.Client, base: str) -> tuple[float, int, dict[str, float], dict[str, float]]:
-    """(latency, bytes, target -> up, target -> last success) of one /metrics."""
+def _scrape(client: httpx.Client, base: str) -> tuple[float, float, int, dict[str, float], dict[str, float]]:
+    """(latency, time received, bytes, target -> up, target -> last success) of one /metrics."""
     started = time.perf_counter()
     response = client.get(f"{base}/metrics", timeout=10)
+    received = time.time()  # staleness is the body's age when served, not after parsing 6 MB of it here
     latency = time.perf_counter() - started
     response.raise_for_status()
     families = {f.name: f for f in parse(response.text)}
     up = {s.labels["target"]: s.value for s in families["llm_exporter_target_up"].samples}
     last = families.get("llm_exporter_last_success_timestamp_seconds")
     success = {s.labels["target"]: s.value for s in last.samples} if last else {}
-    return latency, len(response.content), up, success
+    return latency, received, len(response.content), up, success
 
 
 def main() -> int:
@@ -67,12 +68,11 @@ def main() -> int:
                 rss: list[int] = []
                 while time.monotonic() - started < args.phase:
                     try:
-                        latency, size, up, success = _scrape(client, base)
+                        latency, now, size, up, success = _scrape(client, base)
                     except httpx.HTTPError as error:
                         problems.append(f"{phase}: scrape failed: {error!r}")
                         print(f"fleet {phase:9}: scrape failed: {error!r}", flush=True)
                         continue
-                    now = time.time()
                     latencies.append(latency)
                     up_counts.append(int(sum(up.values())))
                     if set(up) != names:

@@ -7,20 +7,32 @@ import platform
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter import __version__, schema
 from exporter.client import Clients
 from exporter.config import Config
-from exporter.exposition import Encoder, FamiliesCollector, TextEncoder, accepts_gzip, compress, encoder_for
+from exporter.exposition import (
+    Encoder,
+    FamiliesCollector,
+    Part,
+    TextEncoder,
+    accepts_gzip,
+    compress,
+    encoder_for,
+    family_parts,
+    join_parts,
+)
 from exporter.family import Family, Sample
-from exporter.target import TARGET_STATES, Target
+from exporter.target import TARGET_STATES, Snapshot, Target
 
 log = logging.getLogger("llm_exporter")
 
@@ -33,6 +45,26 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 # stays under about a tenth of a core). With one target that is every poll; with 200 targets polls end 40 times a
 # second, and a rebuild after each (each of them over every target) saturated a core.
 PUBLISH_GAP_FACTOR = 10.0
+
+
+class _PhasedInterval(IntervalTrigger):  # type: ignore[misc]  # apscheduler 3 ships no types
+    """Every interval from a start date; a first run before it (at once, for readiness) is followed by the start.
+
+    Polls of many targets that all ran every interval from the same instant queued behind each other for the GIL
+    at every tick; spread over the interval (as Prometheus spreads its scrapes), each runs nearly alone.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """The start date after a run before it, else the next tick of the interval."""
+        if previous_fire_time is not None and previous_fire_time < self.start_date:
+            previous_fire_time = None
+        fire_time: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        return fire_time
+
+
+def _phase(name: str, interval: float) -> float:
+    """Where in the interval a target's polls fall: fixed by its name, so a restart keeps the spread."""
+    return interval * zlib.crc32(name.encode()) / 2**32
 
 
 class Collector(Protocol):
@@ -64,12 +96,41 @@ def _engine_families(per_target: list[list[Family]]) -> list[Family]:
     return [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
 
 
-class _Exposition:
-    """The families of one state as a prometheus_client collector, and the bodies encoded from it."""
+_ENGINE_ORDER = [spec.name for spec in schema.ENGINE_SPECS]
 
-    def __init__(self, state: tuple[object, ...], collector: FamiliesCollector):
+
+class _Share:
+    """One target's engine families encoded in each format asked for, kept while its snapshot stays the same.
+
+    A body is the targets' shares joined family by family, so a target's samples are encoded once per poll of
+    that target: re-encoding every target after each poll made the work per interval grow with targets squared.
+    """
+
+    def __init__(self) -> None:
+        self._text = TextEncoder()  # each target remembers its own series' line prefixes
+        self._encoded: tuple[Snapshot | None, dict[str, dict[str, Part]]] = (None, {})
+
+    def parts(self, snapshot: Snapshot, content_type: str, encoder: Encoder) -> dict[str, Part]:
+        """The snapshot's families in one format, encoded on first use."""
+        held, encoded = self._encoded
+        if held is not snapshot:
+            encoded = {}
+            self._encoded = (snapshot, encoded)  # one assignment: a reader sees the old pair or the new one
+        parts = encoded.get(content_type)
+        if parts is None:
+            own = self._text if isinstance(encoder, TextEncoder) else encoder
+            parts = encoded[content_type] = family_parts(own, snapshot.families)
+        return parts
+
+
+class _Exposition:
+    """What /metrics serves for one state: the targets' shares and the rest (GPU, self-metrics), and the bodies
+    encoded from them."""
+
+    def __init__(self, state: tuple[object, ...], engine: list[tuple[_Share, Snapshot]], rest: FamiliesCollector):
         self.state = state  # held, so compared with `is`, never by an id that could be reused
-        self.collector = collector
+        self.engine = engine
+        self.rest = rest
         self.bodies: dict[tuple[str, bool], bytes] = {}
 
     def built_from(self, state: tuple[object, ...]) -> bool:
@@ -80,7 +141,8 @@ class _Exposition:
         """The body in one format, encoded on first use."""
         body = self.bodies.get((content_type, zipped))
         if body is None:
-            body = encoder(self.collector)
+            shares = [share.parts(snapshot, content_type, encoder) for share, snapshot in self.engine]
+            body = join_parts(_ENGINE_ORDER, shares) + encoder(self.rest)
             body = self.bodies[content_type, zipped] = compress(body) if zipped else body
         return body
 
@@ -92,6 +154,7 @@ class Daemon:
         self.config = config
         self.clients = Clients()
         self.targets = [Target(target, self.clients.get(target.tls)) for target in config.targets]
+        self._shares: dict[Target, _Share] = {}
         self.config_reload_ok = True
         self._lock = threading.Lock()
         self._exposition: _Exposition | None = None
@@ -103,7 +166,7 @@ class Daemon:
         self._build_cpu = 0.0
         # (content type, gzipped) -> encoder, for every format a scraper asked for: encoded ahead after each poll.
         self._wanted: dict[tuple[str, bool], Encoder] = {}
-        self._text = TextEncoder()  # one for the process, so each series' line prefix is built once
+        self._text = TextEncoder()  # for the GPU and self-metrics; each target's share has its own
         self._gpu_factory = gpu_factory
         self.gpu = self._new_gpu(config)
         # Threads are started lazily, one per job running at once, so a hung engine (or a wedged NVML call) never
@@ -114,14 +177,16 @@ class Daemon:
         )
 
     def _schedule(self, targets: list[Target]) -> None:
+        now = datetime.now(UTC)
         for target in targets:
+            name, interval = target.config.name, target.config.interval
+            start = now + timedelta(seconds=_phase(name, interval))
             self.scheduler.add_job(
                 self._then_prepare(target.poll),
-                "interval",
-                seconds=target.config.interval,
-                id=f"target:{target.config.name}",
-                name=f"poll of target {target.config.name}",  # what apscheduler's "skipped" warning names
-                next_run_time=datetime.now(UTC),
+                _PhasedInterval(seconds=interval, start_date=start, timezone=UTC),
+                id=f"target:{name}",
+                name=f"poll of target {name}",  # what apscheduler's "skipped" warning names
+                next_run_time=now,
             )
 
     def _new_gpu(self, config: Config) -> Collector | None:
@@ -213,8 +278,12 @@ class Daemon:
 
     def families(self) -> list[Family]:
         """Every family /metrics serves: engine snapshots, GPU snapshot, self-metrics."""
+        return _engine_families([target.snapshot.families for target in self.targets]) + self._rest_families()
+
+    def _rest_families(self) -> list[Family]:
+        """The GPU snapshot's families and the self-metrics."""
         gpu = list(self.gpu.families()) if self.gpu is not None else []
-        return _engine_families([target.snapshot.families for target in self.targets]) + gpu + self._self_families()
+        return gpu + self._self_families()
 
     def _self_families(self) -> list[Family]:
         snaps = [(t.config.name, t.snapshot) for t in self.targets]
@@ -294,11 +363,11 @@ class Daemon:
             )
         return families
 
-    def _state(self) -> tuple[object, ...]:
-        """Everything /metrics is built from; a poll or a reload replaces one of these objects."""
+    def _state(self, snapshots: list[Snapshot]) -> tuple[object, ...]:
+        """Everything /metrics is built from, the targets' snapshots first; a poll or a reload replaces one."""
         gpu = self.gpu.families() if self.gpu is not None else None
         return (
-            *(target.snapshot for target in self.targets),
+            *snapshots,
             gpu,
             self.gpu.up if self.gpu is not None else None,
             self.config_reload_ok,
@@ -310,7 +379,9 @@ class Daemon:
         With wait_for_poll, a scrape that arrives while a publication is owed (a poll job under way, or a rebuild
         deferred) gets the last published exposition instead of building one: scrapes never pay for a poll's work.
         """
-        state = self._state()
+        targets = self.targets
+        snapshots = [target.snapshot for target in targets]
+        state = self._state(snapshots)
         current = self._exposition
         if current is not None and (current.built_from(state) or (wait_for_poll and self._owed)):
             return current
@@ -318,7 +389,9 @@ class Daemon:
             current = self._exposition
             if current is None or not current.built_from(state):
                 started, self._published_at = time.thread_time(), time.monotonic()
-                current = _Exposition(state, FamiliesCollector(self.families()))
+                self._shares = {target: self._shares.get(target) or _Share() for target in targets}
+                engine = [(self._shares[target], snapshot) for target, snapshot in zip(targets, snapshots, strict=True)]
+                current = _Exposition(state, engine, FamiliesCollector(self._rest_families()))
                 for (content_type, zipped), encoder in list(self._wanted.items()):
                     current.body(content_type, zipped, encoder)
                 self._exposition = current

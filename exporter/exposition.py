@@ -91,6 +91,43 @@ class TextEncoder:
         return "".join(output).encode("utf-8")
 
 
+# A family's header lines and sample lines in one format: bodies are joined family by family.
+Part = tuple[bytes, bytes]
+
+
+def family_parts(encoder: Encoder, families: list[Family]) -> dict[str, Part]:
+    """Each non-empty family's (header, sample lines) as the encoder writes them, by family name.
+
+    Both formats start a family with its `# HELP` line and end its header with the `# TYPE` line (no family built
+    here has a unit); escaping keeps every other line from starting with `#`. OpenMetrics' `# EOF` is left out.
+    """
+    names = [family.name for family in families if family.samples]
+    body = encoder(FamiliesCollector(families)).removesuffix(b"# EOF\n")
+    starts = [0] if body else []
+    found = body.find(b"\n# HELP ")
+    while found != -1:
+        starts.append(found + 1)
+        found = body.find(b"\n# HELP ", found + 1)
+    if len(starts) != len(names):
+        raise ValueError(f"{len(starts)} family headers for {len(names)} families")
+    parts = {}
+    for name, start, end in zip(names, starts, [*starts[1:], len(body)][: len(starts)], strict=True):
+        split = body.index(b"\n", body.index(b"\n# TYPE ", start) + 1) + 1
+        parts[name] = (body[start:split], body[split:end])
+    return parts
+
+
+def join_parts(order: Iterable[str], shares: list[dict[str, Part]]) -> bytes:
+    """One body from several sources' parts: each family (in the given order) once, its samples source by source."""
+    output = []
+    for name in order:
+        held = [share[name] for share in shares if name in share]
+        if held:
+            output.append(held[0][0])
+            output.extend(lines for _, lines in held)
+    return b"".join(output)
+
+
 def encoder_for(accept: str | None, text: TextEncoder | None = None) -> tuple[Encoder, str]:
     """(encoder, content type) for an Accept header: OpenMetrics when asked for, else the text format."""
     encoder, content_type = choose_encoder(accept or "")

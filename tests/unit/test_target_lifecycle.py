@@ -14,12 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 import exporter.daemon as daemon_module
 from exporter import cli
 from exporter.config import Config, TargetConfig
 from exporter.daemon import Daemon
+from exporter.exposition import FamiliesCollector
 from exporter.normalize import Normalizer
 from exporter.parse import parse
 from exporter.scrape import IDENTITY_MAX_BYTES, fetch_identity
@@ -28,6 +31,9 @@ from exporter.target import Target
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "engines"
 VLLM = (FIXTURES / "vllm-0.32.0-cpu-live.prom").read_bytes()
 TGI = (FIXTURES / "tgi-3.3.5-datadog-fixture.prom").read_bytes()
+SGLANG = (FIXTURES / "sglang-0.5.23-cpu-live.prom").read_bytes()
+LLAMACPP = (FIXTURES / "llamacpp-b11434-cpu-live.prom").read_bytes()
+OPENMETRICS = "application/openmetrics-text;version=1.0.0"
 
 
 def _mock_client(routes: dict[str, httpx.Response | bytes]) -> httpx.Client:
@@ -212,6 +218,50 @@ def test_text_format_by_default_and_gzip_when_accepted():
     assert not daemon.exposition(None, "gzip;q=0")[2]
 
 
+def _fleet_daemon() -> Daemon:
+    """Five engines of four kinds, two of them vLLM replicas, each polled once."""
+    bodies = {"vllm-a": VLLM, "vllm-b": VLLM, "sglang": SGLANG, "tgi": TGI, "llamacpp": LLAMACPP}
+    configs = tuple(TargetConfig(url=f"http://{name}/metrics", name=name) for name in bodies)
+    daemon = Daemon(Config(targets=configs))
+    daemon.targets = [Target(config, _mock_client({"/metrics": bodies[config.name]})) for config in configs]
+    for target in daemon.targets:
+        target.poll()
+    return daemon
+
+
+@pytest.mark.parametrize("accept", [None, OPENMETRICS])
+def test_a_body_joined_from_the_targets_shares_is_prometheus_clients_encoding_of_every_family(accept):
+    daemon = _fleet_daemon()
+    encode = generate_latest if accept is None else generate_openmetrics
+    body, _, _ = daemon.exposition(accept, None)
+    assert body == encode(FamiliesCollector(daemon.families()))
+    daemon.targets[2].poll()  # one share re-encoded, the others joined as they were
+    body, _, _ = daemon.exposition(accept, "gzip")
+    assert gzip.decompress(body) == encode(FamiliesCollector(daemon.families()))
+
+
+def test_a_poll_re_encodes_only_its_own_targets_share(monkeypatch):
+    # Re-encoding every target after each poll made the work per interval grow with targets squared.
+    daemon = _fleet_daemon()
+    encoded: list[str] = []
+    real = daemon_module.family_parts
+
+    def counting(encoder, families):
+        encoded.append(families[0].samples[0].labels.get("target", "") if families else "")
+        return real(encoder, families)
+
+    monkeypatch.setattr(daemon_module, "family_parts", counting)
+    daemon.exposition()
+    assert sorted(encoded) == sorted(t.config.name for t in daemon.targets)
+    encoded.clear()
+    daemon.targets[2].poll()
+    daemon.exposition()
+    assert encoded == ["sglang"]
+    encoded.clear()
+    daemon.exposition(OPENMETRICS)  # a format asked for the first time: every share once in it
+    assert len(encoded) == len(daemon.targets)
+
+
 @pytest.fixture
 def builds(monkeypatch) -> list[int]:
     """One entry per exposition the daemon builds (a FamiliesCollector made)."""
@@ -287,6 +337,30 @@ def test_polls_ending_together_build_once_and_defer_once(builds, monkeypatch):
         thread.join()
     assert len(builds) == 1 and daemon._deferred is not None and daemon._owed == 1  # noqa: SLF001
     daemon._deferred.cancel()  # noqa: SLF001
+
+
+def test_each_target_polls_at_once_then_at_its_own_phase_of_the_interval():
+    # 200 targets polled every interval from one instant queued behind each other for the GIL at every tick.
+    configs = tuple(
+        TargetConfig(url=f"http://engine-{i}/metrics", name=f"engine-{i}", interval=5.0) for i in range(200)
+    )
+    daemon = Daemon(Config(targets=configs))
+    daemon._schedule(daemon.targets)  # noqa: SLF001 - the jobs start() would add, left pending
+    phases = []
+    for job in daemon.scheduler.get_jobs():
+        first = job.next_run_time
+        second = job.trigger.get_next_fire_time(first, first)
+        third = job.trigger.get_next_fire_time(second, second)
+        assert (third - second).total_seconds() == 5.0
+        phases.append((second - first).total_seconds())
+    assert len(phases) == 200 and all(0 <= phase < 5 for phase in phases)
+    phases.sort()
+    assert max(b - a for a, b in zip(phases, phases[1:], strict=False)) < 0.25  # spread over the whole interval
+    again = Daemon(Config(targets=configs))
+    again._schedule(again.targets)  # noqa: SLF001
+    assert [j.trigger.start_date - j.next_run_time for j in again.scheduler.get_jobs()] == [
+        j.trigger.start_date - j.next_run_time for j in daemon.scheduler.get_jobs()
+    ]  # a restart keeps each target's phase
 
 
 def test_signal_handlers_are_installed_before_the_port_is_bound(monkeypatch):
