@@ -14,7 +14,7 @@ from typing import Any
 from tests.support.ports import Loopback, free_port
 
 # serve_forever checks for shutdown() every poll interval; the default 0.5 s made each stop cost half a second.
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.01
 
 
 class _OwnedServer(ThreadingHTTPServer):
