@@ -379,13 +379,17 @@ class Daemon:
         With wait_for_poll, a scrape that arrives while a publication is owed (a poll job under way, or a rebuild
         deferred) gets the last published exposition instead of building one: scrapes never pay for a poll's work.
         """
-        targets = self.targets
-        snapshots = [target.snapshot for target in targets]
-        state = self._state(snapshots)
         current = self._exposition
-        if current is not None and (current.built_from(state) or (wait_for_poll and self._owed)):
+        if current is not None and (
+            (wait_for_poll and self._owed) or current.built_from(self._state([t.snapshot for t in self.targets]))
+        ):
             return current
         with self._lock:
+            # Read under the lock: state read before it could be older than what another thread published
+            # meanwhile, and a body built from it would take counters backwards (a reset to Prometheus).
+            targets = self.targets
+            snapshots = [target.snapshot for target in targets]
+            state = self._state(snapshots)
             current = self._exposition
             if current is None or not current.built_from(state):
                 started, self._published_at = time.thread_time(), time.monotonic()

@@ -339,6 +339,47 @@ def test_polls_ending_together_build_once_and_defer_once(builds, monkeypatch):
     daemon._deferred.cancel()  # noqa: SLF001
 
 
+class _GatedLock:
+    """A lock that makes one named thread wait for a gate before taking it: a thread preempted at that point."""
+
+    def __init__(self, thread_name: str) -> None:
+        self.lock, self.gate, self.reached, self.thread_name = (
+            threading.Lock(),
+            threading.Event(),
+            threading.Event(),
+            thread_name,
+        )
+
+    def __enter__(self) -> None:
+        if threading.current_thread().name == self.thread_name:
+            self.reached.set()
+            assert self.gate.wait(10)
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_build_delayed_behind_a_newer_one_never_publishes_older_counters(monkeypatch):
+    # A rebuild that read the targets' snapshots, then waited for the lock while another thread published a newer
+    # poll, built from what it had read: counters went backwards, which Prometheus counts as a reset (CI caught a
+    # dashboard figure 4 requests over the engine's own count).
+    monkeypatch.setattr(daemon_module, "PUBLISH_GAP_FACTOR", 0.0)  # each poll job builds at once
+    daemon = _metrics_daemon()
+    daemon.exposition()
+    gated = daemon._lock = _GatedLock("late-builder")  # noqa: SLF001 - hold one builder at the lock
+    target = daemon.targets[0]
+    late = threading.Thread(target=daemon._then_prepare(target.poll), name="late-builder")  # noqa: SLF001
+    late.start()
+    assert gated.reached.wait(10)  # polled, and about to take the lock to publish that poll
+    target.poll()
+    daemon._current()  # noqa: SLF001 - a newer poll published first
+    newest = target.snapshot
+    gated.gate.set()
+    late.join(10)
+    assert daemon._exposition.state[0] is newest  # noqa: SLF001
+
+
 def test_each_target_polls_at_once_then_at_its_own_phase_of_the_interval():
     # 200 targets polled every interval from one instant queued behind each other for the GIL at every tick.
     configs = tuple(
