@@ -86,6 +86,10 @@ def _self_family(name: str, samples: list[Sample]) -> Family:
     return Family(name, spec.type, spec.help, samples)
 
 
+# The order engine families take in /metrics, merged from the targets' families or joined from their shares.
+_ENGINE_ORDER = [spec.name for spec in schema.ENGINE_SPECS]
+
+
 def _engine_families(per_target: list[list[Family]]) -> list[Family]:
     """The targets' unified families merged by name, in schema order."""
     engine: dict[str, Family] = {}
@@ -93,10 +97,7 @@ def _engine_families(per_target: list[list[Family]]) -> list[Family]:
         for family in families:
             merged = engine.setdefault(family.name, Family(family.name, family.type, family.help))
             merged.samples.extend(family.samples)
-    return [engine[spec.name] for spec in schema.ENGINE_SPECS if spec.name in engine]
-
-
-_ENGINE_ORDER = [spec.name for spec in schema.ENGINE_SPECS]
+    return [engine[name] for name in _ENGINE_ORDER if name in engine]
 
 
 class _Share:

@@ -102,8 +102,10 @@ def family_parts(encoder: Encoder, families: list[Family]) -> dict[str, Part]:
     here has a unit); escaping keeps every other line from starting with `#`. OpenMetrics' `# EOF` is left out.
     """
     names = [family.name for family in families if family.samples]
+    if not names:
+        return {}
     body = encoder(FamiliesCollector(families)).removesuffix(b"# EOF\n")
-    starts = [0] if body else []
+    starts = [0]
     found = body.find(b"\n# HELP ")
     while found != -1:
         starts.append(found + 1)
@@ -111,7 +113,7 @@ def family_parts(encoder: Encoder, families: list[Family]) -> dict[str, Part]:
     if len(starts) != len(names):
         raise ValueError(f"{len(starts)} family headers for {len(names)} families")
     parts = {}
-    for name, start, end in zip(names, starts, [*starts[1:], len(body)][: len(starts)], strict=True):
+    for name, start, end in zip(names, starts, [*starts[1:], len(body)], strict=True):
         split = body.index(b"\n", body.index(b"\n# TYPE ", start) + 1) + 1
         parts[name] = (body[start:split], body[split:end])
     return parts
